@@ -1,0 +1,308 @@
+// @ts-check
+/**
+ * Architecture rules for the CQRS/GraphQL service, checked by dependency-cruiser.
+ *
+ *   npx depcruise src --config .dependency-cruiser.cjs --output-type err-long
+ *
+ * and by test/architecture/architecture.test.ts (vitest), which also proves that
+ * each layer rule actually fires on a small fake tree.
+ *
+ * Layers (src/):
+ *   domain/       pure domain model: deciders, events, errors, money
+ *   write/        command side application layer (CommandService, handler, ports)
+ *   write-model/  Prisma implementation of the write model's ports
+ *   eventlog/     event log append/read
+ *   projections/  read side: projectors, read models and their queries
+ *   graphql/      API layer (resolvers, loaders, context)
+ *   generated/    generated code (Prisma client, GraphQL resolver types) - gitignored
+ *   app.ts, main.ts, server/, infrastructure/ - composition root/infrastructure
+ *
+ * Notes on how the rules are written:
+ * - `tsPreCompilationDeps: true` makes dependency-cruiser see `import type`
+ *   imports too (they are erased from the JavaScript, so otherwise they would be
+ *   invisible) and tags them with the dependency type "type-only". Rules that
+ *   are about runtime coupling say `dependencyTypesNot: ['type-only']`; rules
+ *   that are about layering (what a layer may know about at all) deliberately
+ *   do not, because a type import couples the source code just as much.
+ * - src/generated/ is not cruised (`doNotFollow`), but imports OF it are still
+ *   recorded, so rules against importing the Prisma client keep working. The
+ *   directory may be missing before `npm run prisma:generate`/codegen: then such
+ *   an import cannot be resolved and is recorded under the name as written
+ *   ('../generated/prisma/client.js'), which is why the patterns for it match
+ *   "generated/prisma/" anywhere in the name, and why not-to-unresolvable
+ *   ignores generated code.
+ * - Likewise npm packages are matched both as resolved paths
+ *   ('node_modules/@prisma/client/...') and as bare names ('@prisma/client'), so
+ *   a forbidden import is reported even when the package is not installed.
+ */
+
+/** Regex matching an npm package, resolved into node_modules or (unresolved) as a bare name. */
+function npm(/** @type {string} */ name) {
+  const escaped = name.replace(/[.]/g, '[.]');
+  return `(^|/)node_modules/${escaped}(/|$)|^${escaped}(/|$)`;
+}
+
+/** The Prisma client: the generated one (src/generated/prisma) and the @prisma/* / prisma packages. */
+const PRISMA_CLIENT = ['(^|/)generated/prisma(/|$)', npm('@prisma/[^/]+'), npm('.prisma'), npm('prisma')];
+
+/** GraphQL / Apollo libraries: the API layer's concern only. */
+const GRAPHQL_LIBS = [npm('graphql'), npm('@apollo/[^/]+'), npm('graphql-ws'), npm('@as-integrations/[^/]+')];
+
+/** The query resolvers: they answer from the read side only. */
+const QUERY_RESOLVERS = '^src/graphql/(resolvers/(queries|types)|loaders)[.]ts$';
+
+/** The composition root: wires everything together, so nothing below it may depend on it. */
+const COMPOSITION_ROOT = ['^src/(app|main)[.]ts$', '^src/server/'];
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    // ───────────────────────────── domain ─────────────────────────────
+    {
+      name: 'domain-is-pure',
+      severity: 'error',
+      comment:
+        'src/domain is the pure domain model (deciders, events, errors, money). It must not depend on ' +
+        'anything outside src/domain - no Prisma, no GraphQL, no application/infrastructure code, no npm ' +
+        "packages - only on node: builtins (e.g. 'node:crypto'). Type-only imports count too: a domain type " +
+        'that mentions a Prisma or GraphQL type couples the domain to it all the same. If the domain needs ' +
+        'something from outside, define a port (interface) in the domain or in src/write and let the outer ' +
+        'layer implement it.',
+      from: { path: '^src/domain/' },
+      to: {
+        pathNot: [
+          '^src/domain/',
+          // an import inside domain whose target is (still) missing: reported by not-to-unresolvable
+          '^[.]/',
+        ],
+        // node builtins (dependency-cruiser reports 'node:crypto' as the core module 'crypto')
+        dependencyTypesNot: ['core'],
+      },
+    },
+
+    // ───────────────────────────── write (command side) ─────────────────────────────
+    {
+      name: 'write-not-to-infrastructure',
+      severity: 'error',
+      comment:
+        'src/write is the command-side application layer: it talks to persistence only through the ports ' +
+        'in src/write/ports.ts. It must not import the Prisma client (src/generated/prisma, @prisma/*), ' +
+        'the Prisma implementation of those ports (src/write-model), nor the API layer or server ' +
+        '(src/graphql, src/server, graphql, @apollo/*, graphql-ws). Otherwise it can no longer be tested ' +
+        'with in-memory ports and the dependency inversion (write-model implements write/ports) is gone. ' +
+        'Type-only imports count: a port typed with Prisma types leaks Prisma into the application layer.',
+      from: { path: '^src/write/' },
+      to: {
+        path: [...PRISMA_CLIENT, '^src/write-model/', '^src/graphql/', '^src/server/', ...GRAPHQL_LIBS],
+      },
+    },
+    {
+      name: 'write-only-to-domain-and-event-types',
+      severity: 'error',
+      comment:
+        'Within src, the command side may depend on src/domain and on the event-log types ' +
+        '(src/eventlog/types.ts) only - not on the event log implementation (it appends through the ports), ' +
+        'not on the read side (src/projections: commands are decided on the write model, never on ' +
+        'eventually-consistent projections), not on the generated GraphQL types (src/generated/graphql.ts) ' +
+        'and not on the composition root. (Imports already covered by ' +
+        'write-not-to-infrastructure are left out here so each is reported once.)',
+      from: { path: '^src/write/' },
+      to: {
+        // (generated code is matched wherever it is, as it may not have been generated yet)
+        path: ['^src/', '(^|/)generated/'],
+        pathNot: [
+          '^src/(write|domain)/',
+          '^src/eventlog/types[.]ts$',
+          // reported by write-not-to-infrastructure
+          '^src/(write-model|graphql|server)/',
+          '(^|/)generated/prisma(/|$)',
+        ],
+      },
+    },
+
+    // ───────────────────────────── write-model & eventlog (adapters) ─────────────────────────────
+    {
+      name: 'adapters-not-to-upper-layers',
+      severity: 'error',
+      comment:
+        'src/write-model (Prisma implementation of the write ports) and src/eventlog (event log append/read) ' +
+        'are adapters underneath the application layers. They must not depend on the read side ' +
+        '(src/projections) or the API layer (src/graphql, graphql, @apollo/*); the dependencies point the ' +
+        'other way. (The composition root is covered by not-to-composition-root.)',
+      from: { path: '^src/(write-model|eventlog)/' },
+      to: { path: ['^src/projections/', '^src/graphql/', ...GRAPHQL_LIBS] },
+    },
+
+    // ───────────────────────────── projections (read side) ─────────────────────────────
+    {
+      name: 'projections-not-to-write-side',
+      severity: 'error',
+      comment:
+        'CQRS: the read side (src/projections) is built from the event log only. It must never import the ' +
+        'command side (src/write) or the write model and its tables (src/write-model; Prisma models User, ' +
+        'Product, Order, OrderLine). Reading write-model state would couple read models to the write ' +
+        "schema and bypass the events. Type-only imports count too. (Prisma's client as such is allowed " +
+        'here: the read models live in their own tables.)',
+      from: { path: '^src/projections/' },
+      to: {
+        path: [
+          '^src/write/',
+          '^src/write-model/',
+          '(^|/)generated/prisma/models/(User|Product|Order|OrderLine)[.](ts|js)$',
+        ],
+      },
+    },
+    {
+      name: 'projections-not-to-api',
+      severity: 'error',
+      comment:
+        'The read side is independent of how it is exposed: src/projections must not import the API layer ' +
+        '(src/graphql, graphql, @apollo/*). Map read models to GraphQL in src/graphql (e.g. ' +
+        'src/graphql/mappers.ts). (The composition root is covered by not-to-composition-root.)',
+      from: { path: '^src/projections/' },
+      to: { path: ['^src/graphql/', ...GRAPHQL_LIBS] },
+    },
+
+    // ───────────────────────────── graphql (API layer) ─────────────────────────────
+    {
+      name: 'query-resolvers-not-to-write-side',
+      severity: 'error',
+      comment:
+        'Query resolvers (src/graphql/resolvers/queries.ts, src/graphql/resolvers/types.ts, ' +
+        'src/graphql/loaders.ts) answer from the read side (projections) only. They must never import ' +
+        'src/write or src/write-model - not even types: mutations go through ctx.commands, typed via ' +
+        'src/graphql/context.ts.',
+      from: { path: QUERY_RESOLVERS },
+      to: { path: ['^src/write/', '^src/write-model/'] },
+    },
+    {
+      name: 'query-resolvers-never-reach-write-model',
+      severity: 'error',
+      comment:
+        'Transitive version of query-resolvers-not-to-write-side: a query resolver must not reach the ' +
+        'write model (src/write-model) through any chain of imports either (e.g. through a helper module). ' +
+        '(Reaching src/write/commands.ts type-only through src/graphql/context.ts is fine and is not what ' +
+        'this rule checks.)',
+      from: { path: QUERY_RESOLVERS },
+      to: { path: '^src/write-model/', reachable: true },
+    },
+    {
+      name: 'graphql-not-to-write-model-or-prisma',
+      severity: 'error',
+      comment:
+        'No file in the API layer (src/graphql) may import the write model (src/write-model) or the Prisma ' +
+        'client (src/generated/prisma, @prisma/*), type-only or not: mutations go through the ' +
+        'CommandService (src/write), queries through the read models (src/projections). Note that ' +
+        "src/generated/graphql.ts (codegen's resolver types) is fine.",
+      from: { path: '^src/graphql/' },
+      to: { path: ['^src/write-model/', ...PRISMA_CLIENT] },
+    },
+    {
+      name: 'graphql-context-types-only-from-write',
+      severity: 'error',
+      comment:
+        'src/graphql/context.ts describes what resolvers get; it may refer to the command side by type only ' +
+        '(e.g. CommandService). The instance is created and injected by the composition root (src/app.ts), ' +
+        'so the API layer never constructs the command side itself.',
+      from: { path: '^src/graphql/context[.]ts$' },
+      to: { path: '^src/write/', dependencyTypesNot: ['type-only'] },
+    },
+
+    // ───────────────────────────── composition root ─────────────────────────────
+    {
+      name: 'not-to-composition-root',
+      severity: 'error',
+      comment:
+        'src/app.ts, src/main.ts and src/server/ wire the application together; the layers must not import ' +
+        'them (that would be a cycle in spirit if not in fact). Pass what is needed in (context, ports).',
+      from: { path: '^src/', pathNot: [...COMPOSITION_ROOT, '^src/infrastructure/'] },
+      to: { path: COMPOSITION_ROOT },
+    },
+
+    // ───────────────────────────── general hygiene ─────────────────────────────
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment:
+        'This module is part of an import cycle with at least one runtime (non type-only) import. With ES ' +
+        "modules such a cycle means some module's bindings are used before they are initialised (TDZ " +
+        'errors / undefined at load time) depending on which module is loaded first. Break it with ' +
+        'dependency inversion or by moving the shared part into its own module.',
+      from: { path: '^src/' },
+      to: { circular: true, via: { dependencyTypesNot: ['type-only'] } },
+    },
+    {
+      name: 'no-circular-type-only',
+      severity: 'error',
+      comment:
+        'This module is part of an import cycle made of type-only imports only. That is harmless at runtime ' +
+        '(the imports are erased), but it still tangles the modules together. The tree currently has none, ' +
+        'so keep it that way (downgrade to "warn" if one is ever needed).',
+      from: { path: '^src/' },
+      to: { circular: true, viaOnly: { dependencyTypes: ['type-only'] } },
+    },
+    {
+      name: 'not-to-dev-dep',
+      severity: 'error',
+      comment:
+        "src ships to production, where devDependencies aren't installed (npm ci --omit=dev). Don't import " +
+        'them from src: move the package to dependencies, or the code out of src. Type-only imports are ' +
+        'fine (erased at compile time), as are @types/* packages.',
+      from: { path: '^src/' },
+      to: {
+        dependencyTypes: ['npm-dev'],
+        dependencyTypesNot: ['type-only'],
+        pathNot: ['(^|/)node_modules/@types/'],
+      },
+    },
+    {
+      name: 'no-non-package-json',
+      severity: 'error',
+      comment:
+        "src imports an npm package that isn't declared in package.json's dependencies (it only happens to " +
+        'be installed as a transitive dependency). Its presence and version are not guaranteed: add it to ' +
+        'package.json.',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment:
+        'This import cannot be resolved to a file, so none of the rules above can check what is behind it. ' +
+        'Fix the path (TypeScript sources are imported with a .js suffix under NodeNext) or install the ' +
+        'package. Generated code (src/generated, created by `npm run prisma:generate` and codegen) is ' +
+        'exempt because it may legitimately not exist yet.',
+      from: { path: '^src/' },
+      to: { couldNotResolve: true, pathNot: ['(^|/)generated/'] },
+    },
+  ],
+  options: {
+    // Generated code is not cruised (it may be missing, and its innards are not ours), but imports
+    // of it are still recorded so rules against importing the Prisma client keep working.
+    doNotFollow: { path: ['node_modules', '^src/generated/'] },
+
+    moduleSystems: ['es6', 'cjs', 'tsd'],
+
+    // See the note at the top: record `import type` imports, tagged "type-only".
+    tsPreCompilationDeps: true,
+
+    // Compile and resolve with the project's TypeScript config (NodeNext: `./x.js` -> `./x.ts`).
+    tsConfig: { fileName: 'tsconfig.json' },
+
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.d.ts', '.json'],
+      mainFields: ['module', 'main', 'types', 'typings'],
+    },
+
+    skipAnalysisNotInRules: true,
+
+    reporterOptions: {
+      archi: {
+        collapsePattern: '^src/[^/]+|node_modules/(?:@[^/]+/[^/]+|[^/]+)',
+      },
+    },
+  },
+};

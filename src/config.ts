@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+const Env = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().default('0.0.0.0'),
+  /** PostgreSQL server mode when set; the embedded PGlite database otherwise. */
+  DATABASE_URL: z.string().min(1).optional(),
+  PGLITE_DIR: z.string().default('./data/pglite'),
+  /** Apply pending migrations at startup (default), or refuse to start. */
+  MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How long a mutation payload waits for its projection before answering with an error. */
+  READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+});
+
+export type Config = z.infer<typeof Env>;
+
+/** Reads configuration from the environment; throws a readable message on bad values. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): Config {
+  const parsed = Env.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new Error(`Invalid configuration: ${problems}`);
+  }
+  return { ...parsed.data, ...overrides };
+}

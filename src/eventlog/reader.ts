@@ -1,0 +1,76 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
+import { LOG_START, type Cursor } from './cursor.js';
+import type { EventMetadata, StoredEvent } from './types.js';
+import { upcast } from './upcasters.js';
+
+interface EventRow {
+  tx: string;
+  pos: string;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  aggregate_type: AggregateType;
+  aggregate_id: string;
+  aggregate_version: number;
+  data: unknown;
+  metadata: EventMetadata;
+  occurred_at: Date;
+}
+
+/**
+ * Reads the event log in (tx_id, position) order, and only events of
+ * transactions older than the oldest transaction still running
+ * (`pg_snapshot_xmin`). Every transaction below that horizon has finished, and
+ * any transaction that starts later gets a larger id, so nothing can ever
+ * appear before a cursor this reader has handed out: no event is skipped when
+ * sequences commit out of order.
+ */
+export class EventLogReader {
+  constructor(private readonly db: PrismaClient) {}
+
+  async readAfter(after: Cursor, limit: number): Promise<StoredEvent[]> {
+    const rows = await this.db.$queryRaw<EventRow[]>`
+      SELECT tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
+             aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at
+      FROM event_log
+      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
+        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY tx_id, position
+      LIMIT ${limit}`;
+    return rows.map(toStoredEvent);
+  }
+
+  /** The cursor of the newest event that can be read now (LOG_START if none). */
+  async head(): Promise<Cursor> {
+    const [row] = await this.db.$queryRaw<Array<{ tx: string; pos: string }>>`
+      SELECT tx_id::text AS tx, position::text AS pos FROM event_log
+      WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      ORDER BY tx_id DESC, position DESC LIMIT 1`;
+    return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos) } : LOG_START;
+  }
+
+  /** How many readable events lie after `after`. */
+  async countAfter(after: Cursor): Promise<number> {
+    const [row] = await this.db.$queryRaw<Array<{ n: number }>>`
+      SELECT count(*)::int AS n FROM event_log
+      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
+        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+    return row?.n ?? 0;
+  }
+}
+
+function toStoredEvent(row: EventRow): StoredEvent {
+  const event = upcast(row.type, row.schema_version, row.data) as AnyDomainEvent;
+  return {
+    ...event,
+    cursor: { tx: BigInt(row.tx), pos: BigInt(row.pos) },
+    eventId: row.event_id,
+    schemaVersion: row.schema_version,
+    aggregateType: row.aggregate_type,
+    aggregateId: row.aggregate_id,
+    aggregateVersion: row.aggregate_version,
+    metadata: row.metadata,
+    occurredAt: new Date(row.occurred_at),
+  } as StoredEvent;
+}

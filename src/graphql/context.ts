@@ -1,0 +1,17 @@
+import type { Logger } from 'pino';
+import type { ReadModel } from '../projections/read-model.js';
+import type { ProjectionProgress } from '../projections/progress.js';
+import type { CommandService } from '../write/commands.js';
+import type { Loaders } from './loaders.js';
+
+/** What every resolver receives. Built once per request. */
+export interface GraphQLContext {
+  readonly requestId: string;
+  readonly logger: Logger;
+  readonly commands: CommandService;
+  readonly read: ReadModel;
+  readonly loaders: Loaders;
+  readonly progress: ProjectionProgress;
+  /** How long a payload waits for its projection (read-your-writes). */
+  readonly readYourWritesTimeoutMs: number;
+}

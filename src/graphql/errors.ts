@@ -1,0 +1,43 @@
+import type { GraphQLFormattedError } from 'graphql';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { Logger } from 'pino';
+import { DomainError } from '../domain/errors.js';
+import { ProjectionTimeoutError } from '../projections/progress.js';
+
+/** Codes a client may see with the message as we wrote it. */
+const PASS_THROUGH = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST',
+]);
+
+/**
+ * Shapes every error in one place. Domain errors keep their code, message and
+ * safe details; GraphQL's own request errors pass through; anything else
+ * becomes INTERNAL_SERVER_ERROR with nothing leaked (the original is logged).
+ */
+export function createErrorFormatter(logger: Logger) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const original = unwrapResolverError(error);
+    const { message: _m, extensions: _e, ...location } = formatted;
+    if (original instanceof DomainError) {
+      return { ...location, message: original.message, extensions: { code: original.code, ...original.details } };
+    }
+    if (original instanceof ProjectionTimeoutError) {
+      return { ...location, message: original.message, extensions: { code: original.code } };
+    }
+    // An invalid literal (e.g. a negative Money) fails validation, but the
+    // scalar said what is wrong with the input: report it as such.
+    const inner = (original as { originalError?: { extensions?: { code?: unknown } } } | null)?.originalError;
+    const code = inner?.extensions?.code === 'BAD_USER_INPUT' ? 'BAD_USER_INPUT' : formatted.extensions?.code;
+    if (typeof code === 'string' && PASS_THROUGH.has(code)) {
+      return { ...location, message: formatted.message, extensions: { code } };
+    }
+    logger.error({ err: original, path: formatted.path }, 'unexpected error while resolving');
+    return { ...location, message: 'Internal server error', extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}

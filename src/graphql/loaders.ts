@@ -1,0 +1,41 @@
+import DataLoader from 'dataloader';
+import type { ReadModel } from '../projections/read-model.js';
+import type { OrderView } from '../projections/orders/view.js';
+import type { ProductView } from '../projections/products/view.js';
+import type { UserView } from '../projections/users/view.js';
+import type { PageModel } from './mappers.js';
+
+/** Orders the results of a batch load like its keys (null for missing ones). */
+function byKey<V extends { id: string }>(keys: readonly string[], rows: readonly V[]): Array<V | null> {
+  const map = new Map(rows.map((r) => [r.id, r]));
+  return keys.map((k) => map.get(k) ?? null);
+}
+
+/**
+ * Per-request DataLoaders: every `Order.user`, `OrderItem.product` and
+ * `User.orders` in one request is batched into a constant number of
+ * statements, whatever the page size.
+ */
+export function createLoaders(read: ReadModel) {
+  const userOrders = new Map<string, DataLoader<string, PageModel<OrderView>>>();
+  return {
+    order: new DataLoader<string, OrderView | null>(async (ids) => byKey(ids, await read.orders.byIds(ids))),
+    user: new DataLoader<string, UserView | null>(async (ids) => byKey(ids, await read.users.byIds(ids))),
+    product: new DataLoader<string, ProductView | null>(async (ids) => byKey(ids, await read.products.byIds(ids))),
+    /** One loader per (page, pageSize): users asking for the same page batch together. */
+    userOrders(page: number, pageSize: number): DataLoader<string, PageModel<OrderView>> {
+      const key = `${page}:${pageSize}`;
+      let loader = userOrders.get(key);
+      if (!loader) {
+        loader = new DataLoader(async (userIds) => {
+          const pages = await read.orders.pageForUsers(userIds, page, pageSize);
+          return userIds.map((id) => ({ ...pages.get(id)!, page, pageSize }));
+        });
+        userOrders.set(key, loader);
+      }
+      return loader;
+    },
+  };
+}
+
+export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,0 +1,23 @@
+import type { OrderView, OrderViewItem } from '../projections/orders/view.js';
+import type { ProductView } from '../projections/products/view.js';
+import type { UserView } from '../projections/users/view.js';
+
+/** GraphQL object types are backed directly by read-model views. */
+export type OrderModel = OrderView;
+export type OrderItemModel = OrderViewItem;
+export type UserModel = UserView;
+export type ProductModel = ProductView;
+
+export interface PageModel<T> {
+  readonly items: readonly T[];
+  readonly total: number;
+  readonly page: number;
+  readonly pageSize: number;
+}
+
+/** What a command returns before its entity is read from the read model. */
+export interface PayloadModel {
+  readonly id: string;
+  readonly version: number;
+  readonly position: string;
+}

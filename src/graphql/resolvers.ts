@@ -1,0 +1,13 @@
+import type { Resolvers } from '../generated/graphql.js';
+import { Mutation } from './resolvers/mutations.js';
+import { Query } from './resolvers/queries.js';
+import * as types from './resolvers/types.js';
+import { DateTimeScalar, MoneyScalar } from './scalars.js';
+
+export const resolvers: Resolvers = {
+  Query,
+  Mutation,
+  ...types,
+  Money: MoneyScalar,
+  DateTime: DateTimeScalar,
+};

@@ -1,0 +1,26 @@
+import type { MutationResolvers } from '../../generated/graphql.js';
+import type { CommandResult } from '../../write/commands.js';
+import type { GraphQLContext } from '../context.js';
+import type { PayloadModel } from '../mappers.js';
+
+function payload(result: CommandResult): PayloadModel {
+  return { id: result.id, version: result.version, position: result.position };
+}
+
+function commandContext(ctx: GraphQLContext) {
+  return { metadata: { correlationId: ctx.requestId, requestId: ctx.requestId } };
+}
+
+/** Mutations are commands: each dispatches to the command service, nothing else. */
+export const Mutation: MutationResolvers = {
+  registerUser: async (_, { input }, ctx) => payload(await ctx.commands.registerUser(input, commandContext(ctx))),
+  updateUserProfile: async (_, { input }, ctx) =>
+    payload(await ctx.commands.updateUserProfile(input, commandContext(ctx))),
+  addProduct: async (_, { input }, ctx) => payload(await ctx.commands.addProduct(input, commandContext(ctx))),
+  updateProduct: async (_, { input }, ctx) => payload(await ctx.commands.updateProduct(input, commandContext(ctx))),
+  placeOrder: async (_, { input }, ctx) => payload(await ctx.commands.placeOrder(input, commandContext(ctx))),
+  confirmOrder: async (_, { input }, ctx) => payload(await ctx.commands.confirmOrder(input, commandContext(ctx))),
+  shipOrder: async (_, { input }, ctx) => payload(await ctx.commands.shipOrder(input, commandContext(ctx))),
+  deliverOrder: async (_, { input }, ctx) => payload(await ctx.commands.deliverOrder(input, commandContext(ctx))),
+  cancelOrder: async (_, { input }, ctx) => payload(await ctx.commands.cancelOrder(input, commandContext(ctx))),
+};

@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The project root (where prisma.config.ts lives). */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations/', import.meta.url));
+const PRISMA_CLI = fileURLToPath(new URL('../../../node_modules/prisma/build/index.js', import.meta.url));
+
+/** The migration folders shipped with this code, in order. */
+export function migrationNames(dir = MIGRATIONS_DIR): string[] {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * The shipped migrations that the database has not (successfully) applied,
+ * read from Prisma Migrate's own `_prisma_migrations` table.
+ */
+export async function pendingMigrations(
+  query: (sql: string) => Promise<unknown>,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
+  const [exists] = (await query(`SELECT to_regclass('_prisma_migrations')::text AS t`)) as Array<{ t: string | null }>;
+  const applied = new Set<string>();
+  if (exists?.t) {
+    const rows = (await query(
+      `SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
+    )) as Array<{ migration_name: string }>;
+    rows.forEach((r) => applied.add(r.migration_name));
+  }
+  return migrationNames(dir).filter((name) => !applied.has(name));
+}
+
+/**
+ * Applies pending migrations with the real Prisma CLI (`migrate deploy`),
+ * offline through the driver adapters configured in prisma.config.ts.
+ */
+export function migrateDeploy(target: { databaseUrl?: string; pgliteDir?: string }): Promise<void> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.DATABASE_URL;
+  delete env.PGLITE_DIR;
+  if (target.databaseUrl) env.DATABASE_URL = target.databaseUrl;
+  else if (target.pgliteDir) env.PGLITE_DIR = target.pgliteDir;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed (exit ${code}):\n${output}`)),
+    );
+  });
+}

@@ -1,0 +1,25 @@
+import { startApp } from './app.js';
+import { loadConfig } from './config.js';
+import { createLogger } from './logger.js';
+
+const config = loadConfig();
+const logger = createLogger(config.LOG_LEVEL);
+
+try {
+  const app = await startApp(config, logger);
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+} catch (err) {
+  logger.fatal({ err }, err instanceof Error ? err.message : 'startup failed');
+  process.exit(1);
+}

@@ -1,0 +1,113 @@
+import type { OrderEvent } from '../../domain/orders.js';
+import type { UserEvent } from '../../domain/users.js';
+import type { StoredEvent } from '../../eventlog/types.js';
+import { evolveAll, unique } from '../batch.js';
+import type { Projection, ReadModelTx } from '../projection.js';
+import { upsertRows, type TableSpec } from '../sql.js';
+import { ordersByIds } from './queries.js';
+import {
+  CUSTOMER_EVENTS,
+  ORDER_EVENTS,
+  evolveCustomer,
+  evolveOrderView,
+  renameCustomer,
+  type Customer,
+  type OrderView,
+} from './view.js';
+
+const ORDER_VIEW: TableSpec = {
+  table: 'order_view',
+  key: 'id',
+  columns: {
+    id: 'uuid', user_id: 'uuid', user_name: 'text', user_email: 'text', items: 'jsonb', item_count: 'int',
+    total: 'numeric', status: '"OrderStatus"', cancellation_reason: 'text', version: 'int',
+    last_tx: 'bigint', last_pos: 'bigint', created_at: 'timestamptz', updated_at: 'timestamptz',
+  },
+};
+
+const ORDER_VIEW_USER: TableSpec = {
+  table: 'order_view_user',
+  key: 'id',
+  columns: { id: 'uuid', name: 'text', email: 'text', version: 'int' },
+};
+
+function toRow(v: OrderView) {
+  return {
+    id: v.id, user_id: v.userId, user_name: v.userName, user_email: v.userEmail, items: v.items,
+    item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason,
+    version: v.version, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
+  };
+}
+
+/**
+ * Maintains `order_view`, denormalized with the customer's current name and
+ * email. Names come from `order_view_user`, which this projection keeps from
+ * user events itself, so it depends on no other projection and no write table.
+ */
+export const ordersProjection: Projection = {
+  name: 'orders',
+  tables: ['order_view', 'order_view_user'],
+  async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
+    const relevant = events.filter((e) => ORDER_EVENTS.has(e.type) || CUSTOMER_EVENTS.has(e.type));
+    if (relevant.length === 0) return;
+    const orderEvents = relevant.filter((e): e is StoredEvent<OrderEvent> => ORDER_EVENTS.has(e.type));
+    const userEvents = relevant.filter((e): e is StoredEvent<UserEvent> => CUSTOMER_EVENTS.has(e.type));
+
+    const views = new Map((await ordersByIds(tx, unique(orderEvents.map((e) => e.aggregateId)))).map((v) => [v.id, v]));
+    const customerIds = unique([
+      ...userEvents.map((e) => e.aggregateId),
+      ...orderEvents.flatMap((e) => (e.type === 'OrderPlaced' ? [e.data.userId] : [])),
+    ]);
+    const customers = new Map<string, Customer>(
+      (customerIds.length ? await tx.orderViewUser.findMany({ where: { id: { in: customerIds } } }) : []).map((c) => [c.id, c]),
+    );
+
+    // Apply in log order; a profile update renames the customer on every order.
+    const changedOrders = new Set<string>();
+    const changedCustomers = new Set<string>();
+    const renames = new Map<string, { customer: Customer; event: StoredEvent }>();
+    for (const event of relevant) {
+      if (CUSTOMER_EVENTS.has(event.type)) {
+        const userEvent = event as StoredEvent<UserEvent>;
+        const changed = evolveAll(customers, [userEvent], (e) => e.aggregateId, evolveCustomer);
+        if (changed.size === 0 || userEvent.type !== 'UserProfileUpdated') {
+          changed.forEach((id) => changedCustomers.add(id));
+          continue;
+        }
+        const customer = customers.get(userEvent.aggregateId)!;
+        changedCustomers.add(customer.id);
+        renames.set(customer.id, { customer, event });
+        for (const [id, view] of views) {
+          if (view.userId === customer.id) {
+            views.set(id, renameCustomer(view, customer, event));
+            changedOrders.add(id);
+          }
+        }
+        continue;
+      }
+      const changed = evolveAll(views, [event as StoredEvent<OrderEvent>], (e) => e.aggregateId, (view, e) =>
+        evolveOrderView(view, e, (userId) => customers.get(userId)),
+      );
+      changed.forEach((id) => changedOrders.add(id));
+    }
+
+    await upsertRows(tx, ORDER_VIEW_USER, [...changedCustomers].map((id) => {
+      const c = customers.get(id)!;
+      return { id: c.id, name: c.name, email: c.email, version: c.version };
+    }));
+    // Orders not loaded in this batch are renamed set-wise; the guard on the
+    // row's cursor makes a replayed rename a no-op.
+    if (renames.size > 0) {
+      const rows = [...renames.values()].map(({ customer, event }) => ({
+        user_id: customer.id, name: customer.name, email: customer.email,
+        tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
+      }));
+      await tx.$executeRaw`
+        UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
+        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
+        WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)`;
+    }
+    await upsertRows(tx, ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!)));
+  },
+};
+

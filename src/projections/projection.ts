@@ -1,0 +1,18 @@
+import type { Prisma } from '../generated/prisma/client.js';
+import type { StoredEvent } from '../eventlog/types.js';
+
+/** A read-model transaction: what a projection writes through. */
+export type ReadModelTx = Prisma.TransactionClient;
+
+/**
+ * A projection turns events into read-model rows. `apply` receives every event
+ * of a batch in log order (including ones it does not care about) inside the
+ * transaction that also moves its checkpoint. It must skip events it has
+ * already applied, so replaying from zero rebuilds identical state.
+ */
+export interface Projection {
+  readonly name: string;
+  /** The read-model tables it owns, emptied on a rebuild from zero. */
+  readonly tables: readonly string[];
+  apply(tx: ReadModelTx, events: readonly StoredEvent[]): Promise<void>;
+}

@@ -1,0 +1,39 @@
+import { Prisma } from '../generated/prisma/client.js';
+import type { ReadModelTx } from './projection.js';
+
+/** A read-model table for batch upserts: column name → SQL type. */
+export interface TableSpec {
+  readonly table: string;
+  readonly key: string;
+  readonly columns: Readonly<Record<string, string>>;
+}
+
+/** JSON can carry neither bigint nor Date; send them as text. */
+function jsonValue(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/**
+ * Upserts many rows in one statement (`jsonb_to_recordset`), so a batch of
+ * events costs one round trip per table rather than one per row. Table and
+ * column names come from code, never from input.
+ */
+export async function upsertRows(
+  tx: ReadModelTx,
+  spec: TableSpec,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const names = Object.keys(spec.columns);
+  const columnList = names.map((n) => `"${n}"`).join(', ');
+  const recordType = names.map((n) => `"${n}" ${spec.columns[n]}`).join(', ');
+  const updates = names
+    .filter((n) => n !== spec.key)
+    .map((n) => `"${n}" = EXCLUDED."${n}"`)
+    .join(', ');
+  await tx.$executeRaw`
+    INSERT INTO ${Prisma.raw(`"${spec.table}"`)} (${Prisma.raw(columnList)})
+    SELECT ${Prisma.raw(columnList)}
+    FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${Prisma.raw(recordType)})
+    ON CONFLICT (${Prisma.raw(`"${spec.key}"`)}) DO UPDATE SET ${Prisma.raw(updates)}`;
+}

@@ -1,0 +1,92 @@
+import type { OrderCancelled, OrderPlaced } from '../../domain/orders.js';
+import type { UserEvent } from '../../domain/users.js';
+import type { StoredEvent } from '../../eventlog/types.js';
+import { unique } from '../batch.js';
+import type { Projection, ReadModelTx } from '../projection.js';
+import { upsertRows, type TableSpec } from '../sql.js';
+import { usersByIds } from './queries.js';
+import {
+  USER_EVENTS,
+  USER_ORDER_EVENTS,
+  evolveUserOrder,
+  evolveUserView,
+  type UserOrderRecord,
+  type UserView,
+} from './view.js';
+
+const USER_VIEW: TableSpec = {
+  table: 'user_view',
+  key: 'id',
+  columns: {
+    id: 'uuid', name: 'text', email: 'text', version: 'int', order_count: 'int', total_spent: 'numeric',
+    last_tx: 'bigint', last_pos: 'bigint', created_at: 'timestamptz', updated_at: 'timestamptz',
+  },
+};
+
+const USER_VIEW_ORDER: TableSpec = {
+  table: 'user_view_order',
+  key: 'order_id',
+  columns: { order_id: 'uuid', user_id: 'uuid', total: 'numeric', cancelled: 'boolean', version: 'int' },
+};
+
+type Relevant = StoredEvent<UserEvent> | StoredEvent<OrderPlaced | OrderCancelled>;
+
+/** Maintains `user_view` (profile, order count, total spent) from user and order events. */
+export const usersProjection: Projection = {
+  name: 'users',
+  tables: ['user_view', 'user_view_order'],
+  async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
+    const relevant = events.filter(
+      (e): e is Relevant => USER_EVENTS.has(e.type) || USER_ORDER_EVENTS.has(e.type),
+    );
+    if (relevant.length === 0) return;
+
+    const orderIds = unique(relevant.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId));
+    const records = new Map<string, UserOrderRecord>(
+      (orderIds.length ? await tx.userViewOrder.findMany({ where: { orderId: { in: orderIds } } }) : []).map((r) => [
+        r.orderId,
+        { ...r, total: r.total.toFixed(2) },
+      ]),
+    );
+    const userIds = unique([
+      ...relevant.map((e) => (e.type === 'OrderPlaced' ? e.data.userId : e.type === 'OrderCancelled' ? '' : e.aggregateId)),
+      ...[...records.values()].map((r) => r.userId),
+    ]).filter(Boolean);
+    const views = new Map<string, UserView>((await usersByIds(tx, userIds)).map((v) => [v.id, v]));
+
+    const changedUsers = new Set<string>();
+    const changedRecords = new Set<string>();
+    for (const event of relevant) {
+      if (event.type === 'UserRegistered' || event.type === 'UserProfileUpdated') {
+        const view = views.get(event.aggregateId) ?? null;
+        if (view && view.version >= event.aggregateVersion) continue; // already applied
+        views.set(event.aggregateId, evolveUserView(view, event));
+        changedUsers.add(event.aggregateId);
+        continue;
+      }
+      const record = records.get(event.aggregateId) ?? null;
+      if (record && record.version >= event.aggregateVersion) continue; // already applied
+      const userId = event.type === 'OrderPlaced' ? event.data.userId : record?.userId;
+      const view = userId ? views.get(userId) : undefined;
+      if (!view) continue; // an order of a user this log never registered: nothing to count
+      const next = evolveUserOrder(view, record, event);
+      if (!next) continue;
+      views.set(view.id, next.view);
+      records.set(event.aggregateId, next.record);
+      changedUsers.add(view.id);
+      changedRecords.add(event.aggregateId);
+    }
+
+    await upsertRows(tx, USER_VIEW_ORDER, [...changedRecords].map((id) => {
+      const r = records.get(id)!;
+      return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
+    }));
+    await upsertRows(tx, USER_VIEW, [...changedUsers].map((id) => {
+      const v = views.get(id)!;
+      return {
+        id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
+        total_spent: v.totalSpent, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
+      };
+    }));
+  },
+};

@@ -1,0 +1,173 @@
+import { NotFoundError } from '../domain/errors.js';
+import { isId, newId } from '../domain/ids.js';
+import type { Cents } from '../domain/money.js';
+import {
+  decideOrder,
+  evolveOrder,
+  validateOrderLines,
+  type OrderCommand,
+  type OrderLineRequest,
+} from '../domain/orders.js';
+import { decideProduct, evolveProduct, type ProductCommand } from '../domain/products.js';
+import { decideUser, evolveUser, type UserCommand } from '../domain/users.js';
+import { handleCommand } from './command-handler.js';
+import type { AggregateStore, Appended, EventMetadata, WriteModel } from './ports.js';
+import type { AnyDomainEvent } from '../domain/events.js';
+
+const USER = { decide: decideUser, evolve: evolveUser };
+const PRODUCT = { decide: decideProduct, evolve: evolveProduct };
+const ORDER = { decide: decideOrder, evolve: evolveOrder };
+
+/** What every command call carries besides its input. */
+export interface CommandContext {
+  readonly metadata: EventMetadata;
+}
+
+export interface CommandResult extends Appended {
+  readonly id: string;
+}
+
+/** Folds events onto a state with an aggregate's evolve function. */
+function fold<S, E>(evolve: (s: S | null, e: E) => S, state: S | null, events: readonly E[]): S {
+  const next = events.reduce<S | null>(evolve, state);
+  if (next === null) throw new Error('A decision produced no state');
+  return next;
+}
+
+/** Malformed ids cannot exist: they are NOT_FOUND, never an internal error. */
+function existingId(entity: string, id: string): string {
+  if (!isId(id)) throw new NotFoundError(entity, [id]);
+  return id;
+}
+
+/**
+ * The write side's entry point: one method per command. It knows neither
+ * GraphQL nor Prisma — only the domain and the WriteModel port.
+ */
+export class CommandService {
+  constructor(
+    private readonly model: WriteModel,
+    private readonly clock: () => Date = () => new Date(),
+    /** Called after every committed command, e.g. to wake projectors at once. */
+    private readonly onCommitted: (result: CommandResult) => void = () => undefined,
+  ) {}
+
+  /** Runs one command through the generic handler with an aggregate's decide/evolve pair. */
+  private run<S, C, E extends AnyDomainEvent>(
+    store: AggregateStore<S, E>,
+    aggregate: { decide: (c: C, s: S | null) => E[]; evolve: (s: S | null, e: E) => S },
+    id: string,
+    command: C,
+    ctx: CommandContext,
+    expectedVersion?: number | null,
+  ): Promise<CommandResult> {
+    return handleCommand(
+      store,
+      id,
+      (state: S | null) => {
+        const events = aggregate.decide(command, state);
+        return { events, state: fold(aggregate.evolve, state, events) };
+      },
+      { expectedVersion, metadata: ctx.metadata, now: this.clock },
+    ).then((appended) => {
+      const result = { id, ...appended };
+      this.onCommitted(result);
+      return result;
+    });
+  }
+
+  private user(id: string, command: UserCommand, ctx: CommandContext, expectedVersion?: number | null) {
+    return this.run(this.model.users, USER, id, command, ctx, expectedVersion);
+  }
+
+  private product(id: string, command: ProductCommand, ctx: CommandContext, expectedVersion?: number | null) {
+    return this.run(this.model.products, PRODUCT, id, command, ctx, expectedVersion);
+  }
+
+  private order(id: string, command: OrderCommand, ctx: CommandContext, expectedVersion?: number | null) {
+    return this.run(this.model.orders, ORDER, id, command, ctx, expectedVersion);
+  }
+
+  registerUser(input: { name: string; email: string }, ctx: CommandContext): Promise<CommandResult> {
+    const userId = newId();
+    return this.user(userId, { type: 'RegisterUser', data: { userId, ...input } }, ctx);
+  }
+
+  updateUserProfile(
+    input: { userId: string; expectedVersion: number; name?: string | null; email?: string | null },
+    ctx: CommandContext,
+  ): Promise<CommandResult> {
+    const { userId, expectedVersion, name, email } = input;
+    return this.user(
+      existingId('User', userId),
+      { type: 'UpdateUserProfile', data: { userId, name, email } },
+      ctx,
+      expectedVersion,
+    );
+  }
+
+  addProduct(input: { name: string; price: Cents | string | number }, ctx: CommandContext): Promise<CommandResult> {
+    const productId = newId();
+    return this.product(productId, { type: 'AddProduct', data: { productId, ...input } }, ctx);
+  }
+
+  updateProduct(
+    input: { productId: string; expectedVersion: number; name?: string | null; price?: Cents | string | number | null },
+    ctx: CommandContext,
+  ): Promise<CommandResult> {
+    const { productId, expectedVersion, name, price } = input;
+    return this.product(
+      existingId('Product', productId),
+      { type: 'UpdateProduct', data: { productId, name, price } },
+      ctx,
+      expectedVersion,
+    );
+  }
+
+  async placeOrder(
+    input: { userId: string; items: readonly OrderLineRequest[] },
+    ctx: CommandContext,
+  ): Promise<CommandResult> {
+    // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
+    validateOrderLines(input.items);
+    const productIds = input.items.map((i) => i.productId).filter(isId);
+    const [customer, products] = await Promise.all([
+      isId(input.userId) ? this.model.users.load(input.userId) : null,
+      this.model.products.loadMany(productIds),
+    ]);
+    const orderId = newId();
+    return this.order(
+      orderId,
+      {
+        type: 'PlaceOrder',
+        data: { orderId, userId: input.userId, items: input.items, customer: customer?.state ?? null, products },
+      },
+      ctx,
+    );
+  }
+
+  confirmOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    const orderId = existingId('Order', input.orderId);
+    return this.order(orderId, { type: 'ConfirmOrder', data: { orderId } }, ctx, input.expectedVersion);
+  }
+
+  shipOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    const orderId = existingId('Order', input.orderId);
+    return this.order(orderId, { type: 'ShipOrder', data: { orderId } }, ctx, input.expectedVersion);
+  }
+
+  deliverOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    const orderId = existingId('Order', input.orderId);
+    return this.order(orderId, { type: 'DeliverOrder', data: { orderId } }, ctx, input.expectedVersion);
+  }
+
+  cancelOrder(input: { orderId: string; reason: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    const orderId = existingId('Order', input.orderId);
+    return this.order(
+      orderId,
+      { type: 'CancelOrder', data: { orderId, reason: input.reason } },
+      ctx,
+      input.expectedVersion,
+    );
+  }
+}

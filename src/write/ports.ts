@@ -1,0 +1,66 @@
+import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
+import type { Order, OrderEvent } from '../domain/orders.js';
+import type { Product, ProductEvent } from '../domain/products.js';
+import type { User, UserEvent } from '../domain/users.js';
+import type { EventMetadata } from '../eventlog/types.js';
+
+export type { EventMetadata };
+
+export interface Loaded<S> {
+  readonly state: S;
+  readonly version: number;
+}
+
+/** Where a command's last event landed in the log. */
+export interface Appended {
+  readonly version: number;
+  /** Opaque event-log position of the last appended event. */
+  readonly position: string;
+}
+
+export interface SaveRequest<S, E extends AnyDomainEvent> {
+  readonly id: string;
+  /** The version the decision was made on; 0 for a new aggregate. */
+  readonly expectedVersion: number;
+  /** The aggregate after the events. */
+  readonly state: S;
+  readonly events: readonly E[];
+  readonly metadata: EventMetadata;
+  readonly now: Date;
+}
+
+/**
+ * Thrown by `save` when the stored version is no longer `expectedVersion`
+ * (someone else committed first). The generic handler retries on it.
+ */
+export class ConcurrencyError extends Error {
+  constructor(
+    readonly aggregateType: AggregateType,
+    readonly id: string,
+    readonly expectedVersion: number,
+  ) {
+    super(`${aggregateType} ${id} changed after version ${expectedVersion} was read`);
+  }
+}
+
+/**
+ * A state-stored aggregate with an event log: `save` writes the new state and
+ * appends the events in one transaction, or writes nothing.
+ */
+export interface AggregateStore<S, E extends AnyDomainEvent> {
+  readonly aggregateType: AggregateType;
+  load(id: string): Promise<Loaded<S> | null>;
+  save(request: SaveRequest<S, E>): Promise<Appended>;
+}
+
+export interface ProductStore extends AggregateStore<Product, ProductEvent> {
+  /** The products among `ids` that exist; missing ids are simply absent. */
+  loadMany(ids: readonly string[]): Promise<Product[]>;
+}
+
+/** The write model as the command side sees it. */
+export interface WriteModel {
+  readonly users: AggregateStore<User, UserEvent>;
+  readonly products: ProductStore;
+  readonly orders: AggregateStore<Order, OrderEvent>;
+}

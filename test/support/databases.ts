@@ -1,0 +1,103 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { cp, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { migrateDeploy, migrationNames } from '../../src/infrastructure/db/migrate.js';
+
+/** The local PostgreSQL server every development and CI machine has. */
+export const PG_SERVER_URL = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+const MIGRATIONS = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
+
+export interface TestDatabase {
+  readonly kind: 'postgres' | 'pglite';
+  readonly databaseUrl?: string;
+  readonly pgliteDir?: string;
+  dispose(): Promise<void>;
+}
+
+/** A hash of the migrations: a template is reused only while they are unchanged. */
+async function migrationsHash(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const name of migrationNames(MIGRATIONS)) {
+    hash.update(name).update(await readFile(join(MIGRATIONS, name, 'migration.sql')));
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+function urlFor(database: string): string {
+  const url = new URL(PG_SERVER_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function withServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: PG_SERVER_URL });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A migrated template database, made once per migration set. Creation is
+ * guarded by an advisory lock, since vitest runs test files in parallel
+ * processes.
+ */
+async function pgTemplate(): Promise<string> {
+  const name = `orders_test_template_${await migrationsHash()}`;
+  await withServer(async (client) => {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+    try {
+      const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (rowCount) return;
+      const building = `${name}_building`;
+      await client.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
+      await client.query(`CREATE DATABASE "${building}"`);
+      await migrateDeploy({ databaseUrl: urlFor(building) });
+      await client.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+    }
+  });
+  return name;
+}
+
+/** A migrated PGlite directory, made once per migration set and renamed into place atomically. */
+async function pgliteTemplate(): Promise<string> {
+  const dir = join(tmpdir(), `orders-test-pglite-${await migrationsHash()}`);
+  if (await stat(dir).catch(() => null)) return dir;
+  const building = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await migrateDeploy({ pgliteDir: building });
+  await rename(building, dir).catch(async () => rm(building, { recursive: true, force: true })); // another worker won
+  return dir;
+}
+
+/**
+ * A fresh, fully migrated database of its own for the caller: a copy of a
+ * template (PostgreSQL `CREATE DATABASE … TEMPLATE`, or a copied PGlite
+ * directory). `dispose` drops it.
+ */
+export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<TestDatabase> {
+  const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  if (kind === 'postgres') {
+    const template = await pgTemplate();
+    const name = `orders_test_${suffix}`;
+    await withServer((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+    return {
+      kind,
+      databaseUrl: urlFor(name),
+      dispose: () => withServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
+    };
+  }
+  const template = await pgliteTemplate();
+  const root = join(tmpdir(), `orders-test-${suffix}`);
+  await mkdir(root, { recursive: true });
+  const dir = join(root, 'db');
+  await cp(template, dir, { recursive: true });
+  return { kind, pgliteDir: dir, dispose: () => rm(root, { recursive: true, force: true }) };
+}
