@@ -15,7 +15,15 @@ export default defineConfig({
   test: {
     projects: [
       { test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } },
-      { test: { ...shared, name: 'pglite', env: { TEST_DB: 'pglite' } } },
+      // Database-free suites (domain, architecture) need not run twice.
+      {
+        test: {
+          ...shared,
+          name: 'pglite',
+          include: ['test/{e2e,eventlog,infrastructure,subscriptions}/**/*.test.ts'],
+          env: { TEST_DB: 'pglite' },
+        },
+      },
     ],
   },
 });
