@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { parseCursor } from './eventlog/cursor.js';
+import { formatCursor, parseCursor, type Cursor } from './eventlog/cursor.js';
 import { EventLogReader } from './eventlog/reader.js';
 import { openDatabase, type Database } from './infrastructure/db/database.js';
+import { openLeases } from './infrastructure/db/leases.js';
 import { migrateDeploy, pendingMigrations } from './infrastructure/db/migrate.js';
+import { openNotifications, type Notifications } from './infrastructure/db/notifications.js';
+import { SubscriptionHub } from './subscriptions/hub.js';
 import { ordersProjection } from './projections/orders/projection.js';
 import { productsProjection } from './projections/products/projection.js';
 import type { Projection } from './projections/projection.js';
@@ -25,6 +28,7 @@ export interface App {
   readonly read: ReadModel;
   readonly projectors: readonly Projector[];
   readonly progress: ProjectionProgress;
+  readonly subscriptions: SubscriptionHub;
   /** Graceful: stop accepting, finish requests, stop projectors at a checkpoint, close the database. */
   stop(): Promise<void>;
 }
@@ -66,38 +70,138 @@ export interface StartOptions {
   readonly runProjectors?: boolean;
 }
 
+/** Channels between instances. Payloads are wake-ups; positions are the truth. */
+const EVENTS_CHANNEL = 'cqrs_events';
+const PROJECTIONS_CHANNEL = 'cqrs_projections';
+
+/**
+ * Publishes at most one notification at a time, always the newest value:
+ * bursts of commits cost a few NOTIFYs, not one each.
+ */
+function coalescing(notifications: Notifications, channel: string, onError: (e: unknown) => void) {
+  let latest: string | undefined;
+  let sending = false;
+  const send = async () => {
+    sending = true;
+    while (latest !== undefined) {
+      const payload = latest;
+      latest = undefined;
+      await notifications.publish(channel, payload).catch(onError);
+    }
+    sending = false;
+  };
+  return (payload: string) => {
+    latest = payload;
+    if (!sending) void send();
+  };
+}
+
 /** The composition root: wires the write side, the event log, projections and the API. */
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const db = await openMigrated(config, logger, options.onQuery);
+  const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
   const reader = new EventLogReader(db.prisma);
   const read = readModel(db.prisma, reader, PROJECTIONS.map((p) => p.name));
   const progress = new ProjectionProgress((name) => readCheckpoint(db.prisma, name));
+  const notifications = await openNotifications(db, warn('notification connection failed'));
+  const leases = openLeases(db, warn('lease connection failed'));
+  const hub = new SubscriptionHub(db.prisma, {
+    bufferLimit: config.SUBSCRIPTION_BUFFER,
+    onError: warn('subscription feed read failed'),
+  });
+  await hub.start();
+
+  const announceProgress = new Map(
+    PROJECTIONS.map((p) => [p.name, coalescing(notifications, PROJECTIONS_CHANNEL, warn('NOTIFY failed'))]),
+  );
   const projectors = PROJECTIONS.map(
     (projection) =>
       new Projector(db.prisma, reader, projection, {
-        onProgress: (name, cursor) => progress.advance(name, cursor),
+        onProgress: (name, cursor, applied) => {
+          progress.advance(name, cursor);
+          if (applied === 0) return;
+          hub.poke(name);
+          // Notify after the batch committed (never inside a write transaction).
+          announceProgress.get(name)!(`${name} ${formatCursor(cursor)}`);
+        },
         onError: (name, err) => logger.error({ err, projection: name }, 'projection batch failed; will retry'),
       }),
   );
+  const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
+  const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
   const commands = new CommandService(prismaWriteModel(db.prisma), undefined, (result) => {
-    const cursor = parseCursor(result.position) ?? undefined;
-    for (const projector of projectors) projector.wake(cursor);
+    wakeProjectors(parseCursor(result.position) ?? undefined);
+    announceEvents(result.position);
   });
+
+  // Other instances' commits wake our projectors; their projectors' progress
+  // advances our read-your-writes waits and subscription feeds.
+  await notifications.listen(EVENTS_CHANNEL, (payload) => wakeProjectors(parseCursor(payload) ?? undefined));
+  await notifications.listen(PROJECTIONS_CHANNEL, (payload) => {
+    const [name, position] = payload.split(' ');
+    const cursor = position ? parseCursor(position) : null;
+    if (!name || !cursor) return;
+    progress.advance(name, cursor);
+    hub.poke(name);
+  });
+  notifications.onReconnect(() => {
+    wakeProjectors();
+    PROJECTIONS.forEach((p) => hub.poke(p.name));
+  });
+
+  // One instance runs each projection at a time; the others retry the lease
+  // and take over within LEASE_RETRY_MS when its holder dies.
+  leases.onLost((names) => {
+    logger.warn({ projections: names }, 'projection leases lost; stopping those projectors');
+    for (const projector of projectors) if (names.includes(projector.name)) void projector.stop();
+  });
+  let leasing: NodeJS.Timeout | undefined;
+  const tryLeases = async () => {
+    for (const projector of projectors) {
+      if (projector.isRunning) continue;
+      const acquired = await leases.tryAcquire(projector.name).catch((err: unknown) => {
+        logger.warn({ err }, 'could not try the projection lease');
+        return false;
+      });
+      if (acquired) {
+        logger.info({ projection: projector.name }, 'running projection (lease acquired)');
+        projector.resetCheckpoint();
+        projector.start();
+      }
+    }
+  };
+  if (options.runProjectors !== false) {
+    await tryLeases();
+    const loop = () => {
+      leasing = setTimeout(() => void tryLeases().finally(() => leasing && loop()), config.LEASE_RETRY_MS);
+    };
+    loop();
+  }
+  // Slow fallback for missed notifications.
+  const feedPoll = setInterval(() => PROJECTIONS.forEach((p) => hub.poke(p.name)), 1000);
+
   const http = await createHttpServer({
     logger,
     commands,
     read,
     progress,
+    subscriptions: hub,
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    webSocket: {
+      connectionInitTimeoutMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
+      maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
+      keepAliveMs: config.WS_KEEPALIVE_MS,
+      maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+    },
     async ready() {
       const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
       return pending.length ? { ready: false, reason: `pending migrations: ${pending.join(', ')}` } : { ready: true };
     },
   });
-  if (options.runProjectors !== false) projectors.forEach((p) => p.start());
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url, database: db.kind }, 'server started');
+  logger.info({ url, port, database: db.kind }, 'server started');
 
   let stopping: Promise<void> | undefined;
   return {
@@ -108,10 +212,16 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     read,
     projectors,
     progress,
+    subscriptions: hub,
     stop() {
       stopping ??= (async () => {
+        clearTimeout(leasing);
+        leasing = undefined;
+        clearInterval(feedPoll);
         await http.stop();
         await Promise.all(projectors.map((p) => p.stop()));
+        await leases.close();
+        await notifications.close();
         await db.close();
         logger.info('server stopped');
       })();

@@ -12,6 +12,16 @@ const Env = z.object({
   /** How long a mutation payload waits for its projection before answering with an error. */
   READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
   DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  /** Largest HTTP request body accepted. */
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_000_000),
+  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
+  WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(100_000),
+  WS_KEEPALIVE_MS: z.coerce.number().int().positive().default(12_000),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(100),
+  /** Pending messages per subscription before conflating to the latest state per view. */
+  SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(1000),
+  /** How often an instance that does not run a projection tries to take it over. */
+  LEASE_RETRY_MS: z.coerce.number().int().positive().default(1000),
 });
 
 export type Config = z.infer<typeof Env>;

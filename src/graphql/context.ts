@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ReadModel } from '../projections/read-model.js';
 import type { ProjectionProgress } from '../projections/progress.js';
+import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import type { Loaders } from './loaders.js';
 
@@ -12,6 +13,8 @@ export interface GraphQLContext {
   readonly read: ReadModel;
   readonly loaders: Loaders;
   readonly progress: ProjectionProgress;
+  /** Live views for subscriptions. */
+  readonly subscriptions: SubscriptionHub;
   /** How long a payload waits for its projection (read-your-writes). */
   readonly readYourWritesTimeoutMs: number;
 }

@@ -16,21 +16,26 @@ function byKey<V extends { id: string }>(keys: readonly string[], rows: readonly
  * `User.orders` in one request is batched into a constant number of
  * statements, whatever the page size.
  */
-export function createLoaders(read: ReadModel) {
+export function createLoaders(read: ReadModel, options: { cache?: boolean } = {}) {
+  // Subscriptions keep a context for their whole life: batch, but do not cache.
+  const cache = options.cache ?? true;
   const userOrders = new Map<string, DataLoader<string, PageModel<OrderView>>>();
   return {
-    order: new DataLoader<string, OrderView | null>(async (ids) => byKey(ids, await read.orders.byIds(ids))),
-    user: new DataLoader<string, UserView | null>(async (ids) => byKey(ids, await read.users.byIds(ids))),
-    product: new DataLoader<string, ProductView | null>(async (ids) => byKey(ids, await read.products.byIds(ids))),
+    order: new DataLoader<string, OrderView | null>(async (ids) => byKey(ids, await read.orders.byIds(ids)), { cache }),
+    user: new DataLoader<string, UserView | null>(async (ids) => byKey(ids, await read.users.byIds(ids)), { cache }),
+    product: new DataLoader<string, ProductView | null>(async (ids) => byKey(ids, await read.products.byIds(ids)), { cache }),
     /** One loader per (page, pageSize): users asking for the same page batch together. */
     userOrders(page: number, pageSize: number): DataLoader<string, PageModel<OrderView>> {
       const key = `${page}:${pageSize}`;
       let loader = userOrders.get(key);
       if (!loader) {
-        loader = new DataLoader(async (userIds) => {
-          const pages = await read.orders.pageForUsers(userIds, page, pageSize);
-          return userIds.map((id) => ({ ...pages.get(id)!, page, pageSize }));
-        });
+        loader = new DataLoader(
+          async (userIds) => {
+            const pages = await read.orders.pageForUsers(userIds, page, pageSize);
+            return userIds.map((id) => ({ ...pages.get(id)!, page, pageSize }));
+          },
+          { cache },
+        );
         userOrders.set(key, loader);
       }
       return loader;

@@ -7,7 +7,8 @@ export interface ProjectorOptions {
   readonly batchSize?: number;
   /** Fallback poll when no wake-up arrives (ms). */
   readonly idlePollMs?: number;
-  readonly onProgress?: (projection: string, cursor: Cursor) => void;
+  /** After each step: where the projection stands, and how many events the step applied. */
+  readonly onProgress?: (projection: string, cursor: Cursor, applied: number) => void;
   readonly onError?: (projection: string, error: unknown) => void;
 }
 
@@ -43,6 +44,10 @@ export class Projector {
   ) {
     this.batchSize = options.batchSize ?? 500;
     this.idlePollMs = options.idlePollMs ?? 1000;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
   }
 
   get name(): string {
@@ -134,7 +139,7 @@ export class Projector {
     const events = await this.reader.readAfter(from, this.batchSize);
     if (events.length === 0) {
       this.checkpoint = from;
-      this.options.onProgress?.(this.name, from);
+      this.options.onProgress?.(this.name, from, 0);
       return 0;
     }
     const to = events[events.length - 1]!.cursor;
@@ -149,7 +154,7 @@ export class Projector {
       if (moved !== 1) throw new Error(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
     });
     this.checkpoint = to;
-    this.options.onProgress?.(this.name, to);
+    this.options.onProgress?.(this.name, to, events.length);
     return events.length;
   }
 }

@@ -37,3 +37,23 @@ export async function upsertRows(
     FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${Prisma.raw(recordType)})
     ON CONFLICT (${Prisma.raw(`"${spec.key}"`)}) DO UPDATE SET ${Prisma.raw(updates)}`;
 }
+
+/**
+ * Appends rows to a change-history table; rows already there (a replay)
+ * are left as they are.
+ */
+export async function insertChanges(
+  tx: ReadModelTx,
+  spec: TableSpec,
+  rows: ReadonlyArray<Record<string, unknown>>,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const names = Object.keys(spec.columns);
+  const columnList = names.map((n) => `"${n}"`).join(', ');
+  const recordType = names.map((n) => `"${n}" ${spec.columns[n]}`).join(', ');
+  await tx.$executeRaw`
+    INSERT INTO ${Prisma.raw(`"${spec.table}"`)} (${Prisma.raw(columnList)})
+    SELECT ${Prisma.raw(columnList)}
+    FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${Prisma.raw(recordType)})
+    ON CONFLICT DO NOTHING`;
+}

@@ -5,6 +5,7 @@ import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import type { Logger } from 'pino';
 import type { GraphQLContext } from '../graphql/context.js';
@@ -13,7 +14,9 @@ import { createLoaders } from '../graphql/loaders.js';
 import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/read-model.js';
+import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
+import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
 
@@ -23,6 +26,10 @@ export interface HttpServerDeps {
   readonly read: ReadModel;
   readonly progress: ProjectionProgress;
   readonly readYourWritesTimeoutMs: number;
+  readonly subscriptions: SubscriptionHub;
+  readonly webSocket: WebSocketLimits;
+  /** Request bodies larger than this are refused with 413. */
+  readonly maxBodyBytes: number;
   /** Resolves when the database is reachable and fully migrated. */
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
 }
@@ -32,18 +39,42 @@ export interface HttpServer {
   listen(port: number, host: string): Promise<number>;
   /** Stops accepting, lets in-flight requests finish, then closes. */
   stop(): Promise<void>;
+  readonly webSocketServer: import('ws').WebSocketServer;
 }
 
 /** One HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const app = express();
   const server = http.createServer(app);
+  const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
+  const formatError = createErrorFormatter(deps.logger);
+  const context = (requestId: string, cache: boolean): GraphQLContext => ({
+    requestId,
+    logger: deps.logger.child({ requestId }),
+    commands: deps.commands,
+    read: deps.read,
+    loaders: createLoaders(deps.read, { cache }),
+    progress: deps.progress,
+    subscriptions: deps.subscriptions,
+    readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
+  });
+  const ws = attachWebSocket(server, {
+    schema,
+    logger: deps.logger,
+    limits: deps.webSocket,
+    context: (requestId) => context(requestId, false),
+    formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
+  });
   const apollo = new ApolloServer<GraphQLContext>({
-    typeDefs,
-    resolvers,
-    formatError: createErrorFormatter(deps.logger),
+    schema,
+    formatError,
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer: server }), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer: server }),
+      ApolloServerPluginLandingPageDisabled(),
+      // Close subscriptions when Apollo drains the server.
+      { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
+    ],
   });
   await apollo.start();
 
@@ -57,21 +88,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   app.use(
     '/graphql',
-    express.json({ limit: '1mb' }),
+    express.json({ limit: deps.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
         const header = req.headers['x-request-id'];
         const requestId = typeof header === 'string' && /^[\w.-]{1,128}$/.test(header) ? header : randomUUID();
         res.setHeader('x-request-id', requestId);
-        return {
-          requestId,
-          logger: deps.logger.child({ requestId }),
-          commands: deps.commands,
-          read: deps.read,
-          loaders: createLoaders(deps.read),
-          progress: deps.progress,
-          readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
-        };
+        return context(requestId, true);
       },
     }),
   );
@@ -88,5 +111,6 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         });
       }),
     stop: () => apollo.stop(),
+    webSocketServer: ws.wss,
   };
 }

@@ -71,6 +71,8 @@ describe('read models', () => {
         users: await db.$queryRaw`SELECT * FROM user_view ORDER BY id`,
         userOrders: await db.$queryRaw`SELECT * FROM user_view_order ORDER BY order_id`,
         products: await db.$queryRaw`SELECT * FROM product_view ORDER BY id`,
+        orderChanges: await db.$queryRaw`SELECT * FROM order_view_change ORDER BY tx, pos, order_id`,
+        userChanges: await db.$queryRaw`SELECT * FROM user_view_change ORDER BY tx, pos, user_id`,
         checkpoints: await db.$queryRaw`SELECT name, last_tx, last_pos FROM projection_checkpoint ORDER BY name`,
       };
     };

@@ -1,4 +1,4 @@
-import { parseCursor } from '../../eventlog/cursor.js';
+import { formatCursor, parseCursor } from '../../eventlog/cursor.js';
 import type {
   OrderItemResolvers,
   OrderPayloadResolvers,
@@ -48,6 +48,7 @@ export const Order: OrderResolvers = {
   user: (order, _, { loaders }) => loaders.user.load(order.userId),
   items: (order) => [...order.items],
   statusDisplay: (order) => statusDisplay(order),
+  position: (order) => formatCursor({ tx: order.lastTx, pos: order.lastPos }),
 };
 
 export const OrderItem: OrderItemResolvers = {
@@ -55,6 +56,7 @@ export const OrderItem: OrderItemResolvers = {
 };
 
 export const User: UserResolvers = {
+  position: (user) => formatCursor({ tx: user.lastTx, pos: user.lastPos }),
   orders(user, { page, pageSize }, { loaders }) {
     checkPage(page, pageSize);
     return loaders.userOrders(page, pageSize).load(user.id);

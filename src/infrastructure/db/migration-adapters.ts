@@ -1,29 +1,38 @@
 /**
- * Driver adapter factories for Prisma Migrate's JS schema engine
+ * Driver adapter factories for Prisma Migrate's WASM schema engine
  * (`engine: 'js'` in prisma.config.ts). They let `prisma migrate ...` run
  * without downloading the native schema engine.
  */
 import { randomUUID } from 'node:crypto';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { CatalogTypesPool } from './catalog-types-pool.js';
 import { createDatabase, dropDatabase, withDatabaseName } from './pg-admin.js';
 import { openPGlite } from './pglite.js';
+import { onCliExit } from './prisma-cli-process.js';
+
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
+type PGliteAdapter = Awaited<ReturnType<PrismaPGlite['connect']>>;
 
 function logPoolError(err: Error): void {
   console.error(`[prisma migrate] idle PostgreSQL connection error: ${err.message}`);
 }
 
-function catalogTypesPool(connectionString: string): CatalogTypesPool {
-  // The CLI does not always dispose the main adapter; `allowExitOnIdle` lets
-  // the process exit anyway instead of waiting out the idle timeout (~10 s).
+function migrationPool(connectionString: string): CatalogTypesPool {
+  // `allowExitOnIdle`: the CLI never disposes its main adapter, so idle
+  // connections must not keep the process alive.
   const pool = new CatalogTypesPool({ connectionString, max: 2, allowExitOnIdle: true });
   pool.on('error', logPoolError);
   return pool;
 }
 
-type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
+/** The adapter's own error translation (driver error -> DriverAdapterError). */
+function errorReporter(adapter: object): (error: unknown) => never {
+  const queryable = adapter as { onError(error: unknown): never };
+  return queryable.onError.bind(adapter);
+}
 
 /**
  * Replaces `PrismaPg`'s `executeScript`, which splits the migration script on
@@ -34,8 +43,7 @@ type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
  */
 function executeScriptsWhole(adapter: PgAdapter): PgAdapter {
   const pool = adapter.underlyingDriver();
-  // The adapter's own error translation (pg error -> DriverAdapterError).
-  const reportError = (adapter as unknown as { onError(error: unknown): never }).onError.bind(adapter);
+  const reportError = errorReporter(adapter);
   adapter.executeScript = async (script: string) => {
     try {
       await pool.query(script);
@@ -57,29 +65,32 @@ function executeScriptsWhole(adapter: PgAdapter): PgAdapter {
  * pool to it and drops it (WITH FORCE) when Migrate disposes the adapter.
  */
 class MigrationPg extends PrismaPg {
-  constructor(private readonly databaseUrl: string) {
-    super(catalogTypesPool(databaseUrl), { disposeExternalPool: true, onPoolError: logPoolError });
+  constructor(
+    private readonly databaseUrl: string,
+    private readonly pool: CatalogTypesPool = migrationPool(databaseUrl),
+  ) {
+    super(pool, { disposeExternalPool: true, onPoolError: logPoolError });
+    // Close connections cleanly once the CLI command is done.
+    onCliExit(async () => {
+      if (!this.pool.ending) await this.pool.end();
+    });
   }
 
   override async connect(): Promise<PgAdapter> {
-    console.error('TMP connect main');
-    const a = executeScriptsWhole(await super.connect());
-    const d = a.dispose.bind(a); a.dispose = async () => { console.error('TMP dispose main'); await d(); };
-    return a;
+    return executeScriptsWhole(await super.connect());
   }
 
   override async connectToShadowDb(): Promise<PgAdapter> {
     const name = `prisma_shadow_${randomUUID().replace(/-/g, '')}`;
     await createDatabase(this.databaseUrl, name);
     try {
-      const shadow = new PrismaPg(catalogTypesPool(withDatabaseName(this.databaseUrl, name)), {
+      const shadow = new PrismaPg(migrationPool(withDatabaseName(this.databaseUrl, name)), {
         disposeExternalPool: true,
         onPoolError: logPoolError,
       });
       const adapter = executeScriptsWhole(await shadow.connect());
       const disposePool = adapter.dispose.bind(adapter);
       adapter.dispose = async () => {
-        console.error('TMP dispose shadow');
         try {
           await disposePool();
         } finally {
@@ -95,30 +106,20 @@ class MigrationPg extends PrismaPg {
 }
 
 /** Migration adapter factory for the PostgreSQL server at `databaseUrl`. */
-export function pgMigrationAdapter(databaseUrl: string): PrismaPg {
+export function pgMigrationAdapter(databaseUrl: string): SqlMigrationAwareDriverAdapterFactory {
   return new MigrationPg(databaseUrl);
 }
 
 /**
- * Migration adapter factory for the PGlite database in directory `dir`.
- *
- * Two fixes over the bare `PrismaPGlite`:
+ * `PrismaPGlite` opening the database in `dir` lazily, with two fixes:
  * - its `executeScript` does not await `PGlite#exec`, so a failing migration
- *   script is not reported to Migrate (it would be recorded as applied, and
- *   the rejection goes unhandled); ours awaits it and reports the error;
- * - its `dispose` does not close PGlite, which keeps the CLI process alive;
- *   ours closes it once the last connected adapter is disposed.
- *
- * PGlite cannot act as a shadow database (its in-memory shadow lacks what
- * Migrate needs): author migrations with `migrate dev` against PostgreSQL and
- * only `migrate deploy` to PGlite.
+ *   script is not reported to Migrate (it would be recorded as applied and
+ *   the rejection would go unhandled); ours awaits it and reports the error;
+ * - nothing ever closes PGlite (its `dispose` is a no-op, and the CLI does
+ *   not dispose its main adapter anyway). An unclosed PGlite directory needs
+ *   crash recovery on its next open and keeps the process alive; ours closes
+ *   it when the last adapter is disposed or when the CLI command is done.
  */
-export function pgliteMigrationAdapter(dir: string): PrismaPGlite {
-  return new MigrationPGlite(dir);
-}
-
-type PGliteAdapter = Awaited<ReturnType<PrismaPGlite['connect']>>;
-
 class MigrationPGlite extends PrismaPGlite {
   private db: Promise<PGlite> | undefined;
   private connected = 0;
@@ -128,14 +129,23 @@ class MigrationPGlite extends PrismaPGlite {
     super(undefined as unknown as PGlite);
   }
 
+  private async close(): Promise<void> {
+    const db = this.db;
+    this.db = undefined;
+    this.connected = 0;
+    const client = await db;
+    if (client && !client.closed) await client.close();
+  }
+
   override async connect(): Promise<PGliteAdapter> {
-    this.db ??= openPGlite(this.dir);
-    console.error('TMP connect pglite');
+    if (!this.db) {
+      this.db = openPGlite(this.dir);
+      onCliExit(() => this.close());
+    }
     const client = await this.db;
     const adapter = await new PrismaPGlite(client).connect();
     this.connected++;
-    // The adapter's own error translation (PGlite error -> DriverAdapterError).
-    const reportError = (adapter as unknown as { onError(error: unknown): never }).onError.bind(adapter);
+    const reportError = errorReporter(adapter);
     adapter.executeScript = async (script: string) => {
       try {
         await client.exec(script);
@@ -144,12 +154,20 @@ class MigrationPGlite extends PrismaPGlite {
       }
     };
     adapter.dispose = async () => {
-      console.error('TMP dispose pglite', this.connected);
-      if (--this.connected === 0) {
-        this.db = undefined;
-        await client.close();
-      }
+      if (--this.connected === 0) await this.close();
     };
     return adapter;
   }
+}
+
+/**
+ * Migration adapter factory for the PGlite database in directory `dir`.
+ *
+ * PGlite cannot act as a shadow database: author migrations with
+ * `migrate dev` against PostgreSQL and only `migrate deploy` to PGlite.
+ */
+export function pgliteMigrationAdapter(dir: string): SqlMigrationAwareDriverAdapterFactory {
+  // pglite-prisma-adapter is typed against an older copy of Prisma's adapter
+  // types; the runtime contract is the same.
+  return new MigrationPGlite(dir) as unknown as SqlMigrationAwareDriverAdapterFactory;
 }

@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { evolveAll, unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { upsertRows, type TableSpec } from '../sql.js';
+import { insertChanges, upsertRows, type TableSpec } from '../sql.js';
 import { ordersByIds } from './queries.js';
 import {
   CUSTOMER_EVENTS,
@@ -25,13 +25,20 @@ const ORDER_VIEW: TableSpec = {
   },
 };
 
+const ORDER_VIEW_CHANGE: TableSpec = {
+  table: 'order_view_change',
+  key: 'tx, pos, order_id',
+  columns: { tx: 'bigint', pos: 'bigint', order_id: 'uuid', version: 'int', view: 'jsonb' },
+};
+
 const ORDER_VIEW_USER: TableSpec = {
   table: 'order_view_user',
   key: 'id',
   columns: { id: 'uuid', name: 'text', email: 'text', version: 'int' },
 };
 
-function toRow(v: OrderView) {
+/** The view as a row of `order_view` (also the JSON kept in its change history). */
+export function toRow(v: OrderView) {
   return {
     id: v.id, user_id: v.userId, user_name: v.userName, user_email: v.userEmail, items: v.items,
     item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason,
@@ -46,7 +53,7 @@ function toRow(v: OrderView) {
  */
 export const ordersProjection: Projection = {
   name: 'orders',
-  tables: ['order_view', 'order_view_user'],
+  tables: ['order_view', 'order_view_user', 'order_view_change'],
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter((e) => ORDER_EVENTS.has(e.type) || CUSTOMER_EVENTS.has(e.type));
     if (relevant.length === 0) return;
@@ -66,6 +73,8 @@ export const ordersProjection: Projection = {
     const changedOrders = new Set<string>();
     const changedCustomers = new Set<string>();
     const renames = new Map<string, { customer: Customer; event: StoredEvent }>();
+    // Every state a view passes through, in log order: the change history.
+    const history: OrderView[] = [];
     for (const event of relevant) {
       if (CUSTOMER_EVENTS.has(event.type)) {
         const userEvent = event as StoredEvent<UserEvent>;
@@ -79,7 +88,9 @@ export const ordersProjection: Projection = {
         renames.set(customer.id, { customer, event });
         for (const [id, view] of views) {
           if (view.userId === customer.id) {
-            views.set(id, renameCustomer(view, customer, event));
+            const renamed = renameCustomer(view, customer, event);
+            views.set(id, renamed);
+            history.push(renamed);
             changedOrders.add(id);
           }
         }
@@ -88,26 +99,46 @@ export const ordersProjection: Projection = {
       const changed = evolveAll(views, [event as StoredEvent<OrderEvent>], (e) => e.aggregateId, (view, e) =>
         evolveOrderView(view, e, (userId) => customers.get(userId)),
       );
-      changed.forEach((id) => changedOrders.add(id));
+      changed.forEach((id) => {
+        changedOrders.add(id);
+        history.push(views.get(id)!);
+      });
     }
 
     await upsertRows(tx, ORDER_VIEW_USER, [...changedCustomers].map((id) => {
       const c = customers.get(id)!;
       return { id: c.id, name: c.name, email: c.email, version: c.version };
     }));
-    // Orders not loaded in this batch are renamed set-wise; the guard on the
-    // row's cursor makes a replayed rename a no-op.
+    // Orders not loaded in this batch are renamed set-wise (the loaded ones
+    // were renamed in memory); the guard on the row's cursor makes a replayed
+    // rename a no-op.
     if (renames.size > 0) {
       const rows = [...renames.values()].map(({ customer, event }) => ({
         user_id: customer.id, name: customer.name, email: customer.email,
         tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
       }));
       await tx.$executeRaw`
-        UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
-        FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
-        WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)`;
+        WITH renamed AS (
+          UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
+          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
+          WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)
+            AND NOT (o.id = ANY(string_to_array(${[...views.keys()].join(',')}, ',')::uuid[]))
+          RETURNING o.*
+        )
+        INSERT INTO order_view_change (tx, pos, order_id, version, view)
+        SELECT last_tx, last_pos, id, version,
+               -- the same JSON as a row written from memory (JSON.stringify)
+               to_jsonb(renamed) || jsonb_build_object(
+                 'total', total::text, 'last_tx', last_tx::text, 'last_pos', last_pos::text,
+                 'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                 'updated_at', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+        FROM renamed
+        ON CONFLICT DO NOTHING`;
     }
     await upsertRows(tx, ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!)));
+    await insertChanges(tx, ORDER_VIEW_CHANGE, history.map((v) => ({
+      tx: v.lastTx, pos: v.lastPos, order_id: v.id, version: v.version, view: toRow(v),
+    })));
   },
 };
 

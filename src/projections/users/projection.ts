@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { upsertRows, type TableSpec } from '../sql.js';
+import { insertChanges, upsertRows, type TableSpec } from '../sql.js';
 import { usersByIds } from './queries.js';
 import {
   USER_EVENTS,
@@ -29,12 +29,26 @@ const USER_VIEW_ORDER: TableSpec = {
   columns: { order_id: 'uuid', user_id: 'uuid', total: 'numeric', cancelled: 'boolean', version: 'int' },
 };
 
+const USER_VIEW_CHANGE: TableSpec = {
+  table: 'user_view_change',
+  key: 'tx, pos, user_id',
+  columns: { tx: 'bigint', pos: 'bigint', user_id: 'uuid', view: 'jsonb' },
+};
+
+/** The view as a row of `user_view` (also the JSON kept in its change history). */
+export function toRow(v: UserView) {
+  return {
+    id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
+    total_spent: v.totalSpent, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
+  };
+}
+
 type Relevant = StoredEvent<UserEvent> | StoredEvent<OrderPlaced | OrderCancelled>;
 
 /** Maintains `user_view` (profile, order count, total spent) from user and order events. */
 export const usersProjection: Projection = {
   name: 'users',
-  tables: ['user_view', 'user_view_order'],
+  tables: ['user_view', 'user_view_order', 'user_view_change'],
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter(
       (e): e is Relevant => USER_EVENTS.has(e.type) || USER_ORDER_EVENTS.has(e.type),
@@ -55,12 +69,15 @@ export const usersProjection: Projection = {
     const views = new Map<string, UserView>((await usersByIds(tx, userIds)).map((v) => [v.id, v]));
 
     const changedUsers = new Set<string>();
+    const history: UserView[] = [];
     const changedRecords = new Set<string>();
     for (const event of relevant) {
       if (event.type === 'UserRegistered' || event.type === 'UserProfileUpdated') {
         const view = views.get(event.aggregateId) ?? null;
         if (view && view.version >= event.aggregateVersion) continue; // already applied
-        views.set(event.aggregateId, evolveUserView(view, event));
+        const next = evolveUserView(view, event);
+        views.set(event.aggregateId, next);
+        history.push(next);
         changedUsers.add(event.aggregateId);
         continue;
       }
@@ -72,6 +89,7 @@ export const usersProjection: Projection = {
       const next = evolveUserOrder(view, record, event);
       if (!next) continue;
       views.set(view.id, next.view);
+      history.push(next.view);
       records.set(event.aggregateId, next.record);
       changedUsers.add(view.id);
       changedRecords.add(event.aggregateId);
@@ -81,12 +99,7 @@ export const usersProjection: Projection = {
       const r = records.get(id)!;
       return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
     }));
-    await upsertRows(tx, USER_VIEW, [...changedUsers].map((id) => {
-      const v = views.get(id)!;
-      return {
-        id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
-        total_spent: v.totalSpent, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
-      };
-    }));
+    await upsertRows(tx, USER_VIEW, [...changedUsers].map((id) => toRow(views.get(id)!)));
+    await insertChanges(tx, USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx, pos: v.lastPos, user_id: v.id, view: toRow(v) })));
   },
 };

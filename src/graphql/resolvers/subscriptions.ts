@@ -1,0 +1,57 @@
+import { ValidationError } from '../../domain/errors.js';
+import { isId } from '../../domain/ids.js';
+import { parseCursor, type Cursor } from '../../eventlog/cursor.js';
+import type { SubscriptionResolvers } from '../../generated/graphql.js';
+import type { OrderView } from '../../projections/orders/view.js';
+import type { UserView } from '../../projections/users/view.js';
+
+/**
+ * Checks a subscription's arguments before it starts, so that bad ones are
+ * answered with a protocol `error` message (see the WebSocket adapter).
+ */
+export function checkSubscriptionArgs(field: string, args: Record<string, unknown>): void {
+  for (const name of ['orderId', 'userId'] as const) {
+    const value = args[name];
+    if (typeof value === 'string' && !isId(value)) throw new ValidationError(name, `expected an id, got "${value}"`);
+  }
+  const filter = args.filter as { userId?: unknown } | null | undefined;
+  if (typeof filter?.userId === 'string' && !isId(filter.userId)) {
+    throw new ValidationError('filter.userId', `expected an id, got "${filter.userId}"`);
+  }
+  if (typeof args.since === 'string') sinceCursor(args.since);
+  void field;
+}
+
+function sinceCursor(since: string): Cursor {
+  const cursor = parseCursor(since);
+  if (!cursor) throw new ValidationError('since', `expected a position as returned by the API (e.g. "812:40"), got "${since}"`);
+  return cursor;
+}
+
+/** Subscriptions read only from read models, through the hub. */
+export const Subscription: SubscriptionResolvers = {
+  orderStatusChanged: {
+    subscribe: (_, { orderId }, { subscriptions }) => {
+      checkSubscriptionArgs('orderStatusChanged', { orderId });
+      return subscriptions.orderStatus(orderId);
+    },
+    resolve: (view: OrderView) => view,
+  },
+  ordersChanged: {
+    subscribe: (_, { filter, since }, { subscriptions }) => {
+      checkSubscriptionArgs('ordersChanged', { filter, since });
+      return subscriptions.ordersChanged(
+        { userId: filter?.userId, status: filter?.status },
+        since == null ? undefined : sinceCursor(since),
+      );
+    },
+    resolve: (view: OrderView) => view,
+  },
+  userProfileChanged: {
+    subscribe: (_, { userId }, { subscriptions }) => {
+      checkSubscriptionArgs('userProfileChanged', { userId });
+      return subscriptions.userProfile(userId);
+    },
+    resolve: (view: UserView) => view,
+  },
+};

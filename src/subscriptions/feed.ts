@@ -1,0 +1,110 @@
+import { compareKeys, type Change, type ChangeKey } from '../projections/change-key.js';
+import { LiveIterator, type LiveIteratorOptions } from './live-iterator.js';
+
+export interface FeedSource<V> {
+  /** Committed changes after `key`, in key order. */
+  after(key: ChangeKey, limit: number): Promise<Array<Change<V>>>;
+  /** The newest committed change key. */
+  head(): Promise<ChangeKey>;
+}
+
+interface Subscriber<V> {
+  readonly matches: (change: Change<V>) => boolean;
+  readonly iterator: LiveIterator<V>;
+}
+
+/**
+ * Tails one change-history table and hands each committed change to the
+ * subscribers it matches. One read per wake-up serves every subscriber of this
+ * process; subscribers to one view are indexed by its id.
+ */
+export class ChangeFeed<V> {
+  private cursor: ChangeKey | undefined;
+  private readonly all = new Set<Subscriber<V>>();
+  private readonly byId = new Map<string, Set<Subscriber<V>>>();
+  private pumping: Promise<void> | undefined;
+  private again = false;
+
+  constructor(
+    private readonly source: FeedSource<V>,
+    private readonly onError: (error: unknown) => void,
+    private readonly batchSize = 1000,
+  ) {}
+
+  async start(): Promise<void> {
+    this.cursor = await this.source.head();
+  }
+
+  get size(): number {
+    let n = this.all.size;
+    for (const set of this.byId.values()) n += set.size;
+    return n;
+  }
+
+  /** Registers a subscriber before its prelude is read, so no change falls in between. */
+  subscribe(
+    filter: { id?: string; matches?: (change: Change<V>) => boolean },
+    options: Omit<LiveIteratorOptions<V>, 'onClose'> & { onClose?: () => void },
+  ): LiveIterator<V> {
+    const subscriber: Subscriber<V> = {
+      matches: filter.matches ?? (() => true),
+      iterator: new LiveIterator<V>({
+        ...options,
+        onClose: () => {
+          if (filter.id) {
+            const set = this.byId.get(filter.id);
+            set?.delete(subscriber);
+            if (set?.size === 0) this.byId.delete(filter.id);
+          } else {
+            this.all.delete(subscriber);
+          }
+          options.onClose?.();
+        },
+      }),
+    };
+    if (filter.id) {
+      const set = this.byId.get(filter.id) ?? new Set();
+      set.add(subscriber);
+      this.byId.set(filter.id, set);
+    } else {
+      this.all.add(subscriber);
+    }
+    return subscriber.iterator;
+  }
+
+  /** New changes may have been committed: read and dispatch them (coalesced). */
+  poke(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump()
+      .catch(this.onError)
+      .finally(() => {
+        this.pumping = undefined;
+        if (this.again) {
+          this.again = false;
+          this.poke();
+        }
+      });
+  }
+
+  /** Resolves when the current dispatch round (if any) is done. */
+  async idle(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  private async pump(): Promise<void> {
+    if (!this.cursor) return;
+    for (;;) {
+      const changes = await this.source.after(this.cursor, this.batchSize);
+      for (const change of changes) {
+        if (compareKeys(change.key, this.cursor) <= 0) continue;
+        this.cursor = change.key;
+        for (const s of this.byId.get(change.key.id) ?? []) if (s.matches(change)) s.iterator.offer(change);
+        for (const s of this.all) if (s.matches(change)) s.iterator.offer(change);
+      }
+      if (changes.length < this.batchSize) return;
+    }
+  }
+}

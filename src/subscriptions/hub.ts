@@ -1,0 +1,120 @@
+import type { PrismaClient } from '../generated/prisma/client.js';
+import type { OrderStatus } from '../domain/orders.js';
+import type { Cursor } from '../eventlog/cursor.js';
+import { LAST_ID, type Change, type ChangeKey } from '../projections/change-key.js';
+import { lastChangeKey, orderChangesAfter, userChangesAfter } from '../projections/changes.js';
+import { ordersByIds } from '../projections/orders/queries.js';
+import type { OrderView } from '../projections/orders/view.js';
+import { usersByIds } from '../projections/users/queries.js';
+import type { UserView } from '../projections/users/view.js';
+import { ChangeFeed } from './feed.js';
+
+export interface HubOptions {
+  /** Pending changes kept per subscriber before conflating (default 1000). */
+  readonly bufferLimit?: number;
+  readonly onError?: (error: unknown) => void;
+  /** Counts changes dropped by conflation (metrics). */
+  readonly onDropped?: (count: number) => void;
+}
+
+const REPLAY_PAGE = 500;
+
+function keyOf(view: { id: string; lastTx: bigint; lastPos: bigint }): ChangeKey {
+  return { tx: view.lastTx, pos: view.lastPos, id: view.id };
+}
+
+/**
+ * Live views for subscriptions, read only from read models and their change
+ * histories. Knows no transport: it hands out async iterators of views.
+ */
+export class SubscriptionHub {
+  private readonly orders: ChangeFeed<OrderView>;
+  private readonly users: ChangeFeed<UserView>;
+  private readonly bufferLimit: number;
+
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly options: HubOptions = {},
+  ) {
+    const onError = options.onError ?? (() => undefined);
+    this.bufferLimit = options.bufferLimit ?? 1000;
+    this.orders = new ChangeFeed(
+      { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'order_view_change') },
+      onError,
+    );
+    this.users = new ChangeFeed(
+      { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'user_view_change') },
+      onError,
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.orders.start(), this.users.start()]);
+  }
+
+  /** A projection committed: its change history may have grown. */
+  poke(projection: string): void {
+    if (projection === 'orders') this.orders.poke();
+    if (projection === 'users') this.users.poke();
+  }
+
+  /** Open subscriptions in this process. */
+  get size(): number {
+    return this.orders.size + this.users.size;
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([this.orders.idle(), this.users.idle()]);
+  }
+
+  /** The order's current view (once it exists), then each change. */
+  orderStatus(orderId: string): AsyncIterableIterator<OrderView> {
+    return this.orders.subscribe(
+      { id: orderId },
+      { ...this.iteratorOptions(), prelude: this.snapshot(() => ordersByIds(this.db, [orderId])) },
+    );
+  }
+
+  /** The user's current view, then each change. */
+  userProfile(userId: string): AsyncIterableIterator<UserView> {
+    return this.users.subscribe(
+      { id: userId },
+      { ...this.iteratorOptions(), prelude: this.snapshot(() => usersByIds(this.db, [userId])) },
+    );
+  }
+
+  /**
+   * Every change to an order view matching the filter as of that change;
+   * with `since`, the history after it first.
+   */
+  ordersChanged(filter: { userId?: string | null; status?: OrderStatus | null }, since?: Cursor): AsyncIterableIterator<OrderView> {
+    const matches = (change: Change<OrderView>) =>
+      (filter.userId == null || change.view.userId === filter.userId) &&
+      (filter.status == null || change.view.status === filter.status);
+    let after: ChangeKey | undefined = since && { tx: since.tx, pos: since.pos, id: LAST_ID };
+    return this.orders.subscribe(
+      { matches },
+      {
+        ...this.iteratorOptions(),
+        prelude: after
+          ? async () => {
+              const changes = await orderChangesAfter(this.db, after!, REPLAY_PAGE, filter);
+              if (changes.length > 0) after = changes[changes.length - 1]!.key;
+              return { changes, more: changes.length === REPLAY_PAGE };
+            }
+          : undefined,
+      },
+    );
+  }
+
+  private iteratorOptions() {
+    return { bufferLimit: this.bufferLimit, onDropped: this.options.onDropped };
+  }
+
+  private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: () => Promise<V[]>) {
+    return async () => {
+      const views = await read();
+      return { changes: views.map((view) => ({ key: keyOf(view), view })), more: false };
+    };
+  }
+}
