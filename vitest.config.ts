@@ -1,4 +1,13 @@
+import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * graphql 16 ships CommonJS (`main`) and ESM (`module`) builds. Node loads the
+ * CommonJS one for every package (graphql-ws, Apollo, graphql-tools); Vite
+ * would pick the ESM one for our sources, and graphql refuses objects from the
+ * other copy ("from another module or realm"). Pin the one Node uses.
+ */
+const graphqlMain = createRequire(import.meta.url).resolve('graphql');
 
 /**
  * The same suite runs twice: on the embedded PGlite database and on the local
@@ -12,11 +21,13 @@ const shared = {
 };
 
 export default defineConfig({
+  resolve: { alias: [{ find: /^graphql$/, replacement: graphqlMain }] },
   test: {
     projects: [
-      { test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } },
+      { extends: true, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } },
       // Database-free suites (domain, architecture) need not run twice.
       {
+        extends: true,
         test: {
           ...shared,
           name: 'pglite',

@@ -33,9 +33,13 @@ export const CATALOG_TYPE_OIDS: ReadonlySet<number> = new Set([
 
 const TEXT_OID = 25;
 
-type AnyResult = pg.QueryResult | pg.QueryResult[];
-
-function relabel<T extends AnyResult | undefined>(result: T): T {
+/**
+ * Relabels, in place, the catalog-typed columns of query results (anything
+ * with `fields: { dataTypeID }[]`, from node-postgres or PGlite) as `text`.
+ */
+export function relabelCatalogTypes<T extends { fields?: Array<{ dataTypeID: number }> }>(
+  result: T | T[] | undefined,
+): T | T[] | undefined {
   if (result === undefined || result === null) return result;
   // A multi-statement simple query yields one Result per statement.
   for (const r of Array.isArray(result) ? result : [result]) {
@@ -45,6 +49,9 @@ function relabel<T extends AnyResult | undefined>(result: T): T {
   }
   return result;
 }
+
+type AnyResult = pg.QueryResult | pg.QueryResult[];
+const relabel = (result: AnyResult) => relabelCatalogTypes(result) as AnyResult;
 
 type QueryCallback = (err: Error | undefined, res?: AnyResult) => void;
 

@@ -1,6 +1,13 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlDriverAdapter, SqlDriverAdapterFactory, SqlQuery, Transaction } from '@prisma/driver-adapter-utils';
+import type {
+  IsolationLevel,
+  SqlDriverAdapter,
+  SqlDriverAdapterFactory,
+  SqlQuery,
+  SqlQueryable,
+  Transaction,
+} from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { CatalogTypesPool } from './catalog-types-pool.js';
@@ -9,10 +16,21 @@ import { DEFAULT_PGLITE_DIR, openPGlite } from './pglite.js';
 export interface OpenDatabaseOptions {
   /** PostgreSQL server mode when set. */
   readonly databaseUrl?: string;
-  /** The embedded PGlite database's directory (ignored with databaseUrl). */
+  /** The embedded PGlite database's directory (default ./data/pglite; ignored with databaseUrl). */
   readonly pgliteDir?: string;
-  /** Called once per SQL statement sent (tests count statements with it). */
+  /**
+   * PGlite in memory instead of `pgliteDir` (ignored with databaseUrl). The
+   * database starts empty: the migration CLI runs in another process and
+   * cannot reach it. Meant for tests that need no schema.
+   */
+  readonly memory?: boolean;
+  /**
+   * Called once per SQL statement sent to the database, including the
+   * transaction control statements (BEGIN, COMMIT, ROLLBACK, SET TRANSACTION)
+   * that the adapters send on their own. Tests count statements with it.
+   */
   readonly onQuery?: (sql: string) => void;
+  /** PostgreSQL connection pool size (default 10). */
   readonly poolSize?: number;
   /** Reports errors of idle pool connections (they would crash the process otherwise). */
   readonly onPoolError?: (error: Error) => void;
@@ -20,63 +38,122 @@ export interface OpenDatabaseOptions {
 
 /** An open database: Prisma for queries, plus the raw handle for LISTEN/NOTIFY and locks. */
 export type Database =
-  | { readonly kind: 'postgres'; readonly prisma: PrismaClient; readonly pool: CatalogTypesPool; readonly databaseUrl: string; close(): Promise<void> }
-  | { readonly kind: 'pglite'; readonly prisma: PrismaClient; readonly pglite: PGlite; close(): Promise<void> };
+  | {
+      readonly kind: 'postgres';
+      readonly prisma: PrismaClient;
+      readonly pool: CatalogTypesPool;
+      readonly databaseUrl: string;
+      /** Disconnects Prisma and ends the pool; no handle stays open. Idempotent. */
+      close(): Promise<void>;
+    }
+  | {
+      readonly kind: 'pglite';
+      readonly prisma: PrismaClient;
+      readonly pglite: PGlite;
+      /** Disconnects Prisma and closes PGlite (flushing it to disk). Idempotent. */
+      close(): Promise<void>;
+    };
 
-/** Wraps a driver adapter factory so every statement is reported to `onQuery`. */
-function counting(factory: SqlDriverAdapterFactory, onQuery: (sql: string) => void): SqlDriverAdapterFactory {
-  const wrapQueries = <T extends Pick<Transaction, 'queryRaw' | 'executeRaw'>>(target: T): T => {
-    const queryRaw = target.queryRaw.bind(target);
-    const executeRaw = target.executeRaw.bind(target);
-    target.queryRaw = (query: SqlQuery) => (onQuery(query.sql), queryRaw(query));
-    target.executeRaw = (query: SqlQuery) => (onQuery(query.sql), executeRaw(query));
-    return target;
-  };
+const DEFAULT_POOL_SIZE = 10;
+
+/** Reports every `queryRaw` / `executeRaw` of `target` to `onQuery`. */
+function observeQueries<T extends SqlQueryable>(target: T, onQuery: (sql: string) => void): T {
+  const queryRaw = target.queryRaw.bind(target);
+  const executeRaw = target.executeRaw.bind(target);
+  target.queryRaw = (query: SqlQuery) => (onQuery(query.sql), queryRaw(query));
+  target.executeRaw = (query: SqlQuery) => (onQuery(query.sql), executeRaw(query));
+  return target;
+}
+
+/**
+ * Wraps a driver adapter factory so that every statement is reported to
+ * `onQuery`, inside transactions too.
+ *
+ * Prisma sends its own statements through `queryRaw` / `executeRaw`, but the
+ * adapters send transaction control themselves: `PrismaPg` runs `BEGIN` (and
+ * `SET TRANSACTION ISOLATION LEVEL`) inside `startTransaction`, while Prisma
+ * sends its `COMMIT` / `ROLLBACK` through `executeRaw`; `PrismaPGlite` uses
+ * PGlite's own `transaction()`, which sends `BEGIN` and `COMMIT` / `ROLLBACK`
+ * itself (`usePhantomQuery`: Prisma then sends none). Those are reported here.
+ */
+function observed(factory: SqlDriverAdapterFactory, onQuery: (sql: string) => void): SqlDriverAdapterFactory {
   return {
     adapterName: factory.adapterName,
     provider: factory.provider,
     async connect(): Promise<SqlDriverAdapter> {
-      const adapter = wrapQueries(await factory.connect());
+      const adapter = observeQueries(await factory.connect(), onQuery);
       const startTransaction = adapter.startTransaction.bind(adapter);
-      adapter.startTransaction = async (isolationLevel) => wrapQueries(await startTransaction(isolationLevel));
+      adapter.startTransaction = async (isolationLevel?: IsolationLevel): Promise<Transaction> => {
+        onQuery('BEGIN');
+        if (isolationLevel) onQuery(`SET TRANSACTION ISOLATION LEVEL ${isolationLevel}`);
+        const tx = observeQueries(await startTransaction(isolationLevel), onQuery);
+        if (tx.options.usePhantomQuery) {
+          const commit = tx.commit.bind(tx);
+          const rollback = tx.rollback.bind(tx);
+          tx.commit = () => (onQuery('COMMIT'), commit());
+          tx.rollback = () => (onQuery('ROLLBACK'), rollback());
+        }
+        return tx;
+      };
+      const executeScript = adapter.executeScript.bind(adapter);
+      adapter.executeScript = (script: string) => (onQuery(script), executeScript(script));
       return adapter;
     },
   };
 }
 
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => (done ??= fn());
+}
+
 /**
  * Opens PostgreSQL (`databaseUrl`) or the embedded PGlite database through
  * Prisma driver adapters: one schema, one dialect, two runtimes.
+ *
+ * PostgreSQL runs on a {@link CatalogTypesPool} (so raw queries over
+ * `pg_catalog` work) of `poolSize` connections. A PGlite directory must not be
+ * open in two places at once (another process, or the migration CLI).
+ * Always `close()` the result: an open pool or PGlite keeps the process alive,
+ * and an unclosed PGlite directory needs crash recovery on its next open.
  */
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  const wrap = (factory: SqlDriverAdapterFactory) => (options.onQuery ? counting(factory, options.onQuery) : factory);
+  const adapterFor = (factory: SqlDriverAdapterFactory) =>
+    options.onQuery ? observed(factory, options.onQuery) : factory;
+
   if (options.databaseUrl) {
-    const pool = new CatalogTypesPool({ connectionString: options.databaseUrl, max: options.poolSize ?? 10 });
+    const pool = new CatalogTypesPool({
+      connectionString: options.databaseUrl,
+      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+    });
+    // Without a listener, an idle connection dropped by the server would
+    // crash the process; the pool discards the broken connection either way.
     pool.on('error', (error) => options.onPoolError?.(error));
-    const prisma = new PrismaClient({ adapter: wrap(new PrismaPg(pool)) });
+    const prisma = new PrismaClient({ adapter: adapterFor(new PrismaPg(pool)) });
     return {
       kind: 'postgres',
       prisma,
       pool,
       databaseUrl: options.databaseUrl,
-      async close() {
+      close: once(async () => {
         await prisma.$disconnect();
         await pool.end();
-      },
+      }),
     };
   }
-  const pglite = await openPGlite(options.pgliteDir ?? DEFAULT_PGLITE_DIR);
-  // pglite-prisma-adapter is built against an older copy of Prisma's adapter
+
+  const pglite = await openPGlite(options.memory ? 'memory://' : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
+  // pglite-prisma-adapter is typed against an older copy of Prisma's adapter
   // types; the runtime contract is the same.
   const factory = new PrismaPGlite(pglite) as unknown as SqlDriverAdapterFactory;
-  const prisma = new PrismaClient({ adapter: wrap(factory) });
+  const prisma = new PrismaClient({ adapter: adapterFor(factory) });
   return {
     kind: 'pglite',
     prisma,
     pglite,
-    async close() {
+    close: once(async () => {
       await prisma.$disconnect();
       await pglite.close();
-    },
+    }),
   };
 }

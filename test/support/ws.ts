@@ -1,0 +1,70 @@
+import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import WebSocket from 'ws';
+
+/** A graphql-ws client for a test server's http URL. */
+export function wsClient(httpUrl: string, options: { lazy?: boolean } = {}): Client {
+  return createClient({
+    url: httpUrl.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    lazy: options.lazy ?? true,
+    retryAttempts: 0,
+  });
+}
+
+/**
+ * Subscribes and records every message. `next(n)` waits until `n` messages
+ * arrived in total; `error` holds a protocol error, if any.
+ */
+export function record<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
+  const messages: Array<ExecutionResult<T>> = [];
+  let error: unknown;
+  let completed = false;
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((l) => l());
+  const dispose = client.subscribe<T>(
+    { query, variables },
+    {
+      next: (m) => {
+        messages.push(m);
+        notify();
+      },
+      error: (e) => {
+        error = e;
+        notify();
+      },
+      complete: () => {
+        completed = true;
+        notify();
+      },
+    },
+  );
+  const until = (done: () => boolean, timeoutMs: number, what: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (done()) return resolve();
+      const timer = setTimeout(() => {
+        listeners.delete(check);
+        reject(new Error(`Timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(messages)}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        listeners.delete(check);
+        resolve();
+      };
+      listeners.add(check);
+    });
+  return {
+    messages,
+    get error() {
+      return error;
+    },
+    get completed() {
+      return completed;
+    },
+    /** The `data` of every message so far. */
+    data: () => messages.map((m) => m.data as T),
+    next: (count: number, timeoutMs = 10_000) => until(() => messages.length >= count, timeoutMs, `${count} message(s)`),
+    failed: (timeoutMs = 10_000) => until(() => error !== undefined, timeoutMs, 'an error'),
+    dispose,
+  };
+}
