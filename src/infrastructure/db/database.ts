@@ -11,7 +11,7 @@ import type {
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { CatalogTypesPool } from './catalog-types-pool.js';
-import { DEFAULT_PGLITE_DIR, openPGlite } from './pglite.js';
+import { DEFAULT_PGLITE_DIR, openPGlite, withCatalogTypesAsText } from './pglite.js';
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL server mode when set. */
@@ -111,8 +111,9 @@ function once(fn: () => Promise<void>): () => Promise<void> {
  * Opens PostgreSQL (`databaseUrl`) or the embedded PGlite database through
  * Prisma driver adapters: one schema, one dialect, two runtimes.
  *
- * PostgreSQL runs on a {@link CatalogTypesPool} (so raw queries over
- * `pg_catalog` work) of `poolSize` connections. A PGlite directory must not be
+ * PostgreSQL runs on a {@link CatalogTypesPool} of `poolSize` connections;
+ * on both runtimes raw queries may return catalog-typed columns (`name`,
+ * `regclass`, ...) as strings. A PGlite directory must not be
  * open in two places at once (another process, or the migration CLI).
  * Always `close()` the result: an open pool or PGlite keeps the process alive,
  * and an unclosed PGlite directory needs crash recovery on its next open.
@@ -145,7 +146,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   const pglite = await openPGlite(options.memory ? 'memory://' : (options.pgliteDir ?? DEFAULT_PGLITE_DIR));
   // pglite-prisma-adapter is typed against an older copy of Prisma's adapter
   // types; the runtime contract is the same.
-  const factory = new PrismaPGlite(pglite) as unknown as SqlDriverAdapterFactory;
+  const factory = new PrismaPGlite(withCatalogTypesAsText(pglite)) as unknown as SqlDriverAdapterFactory;
   const prisma = new PrismaClient({ adapter: adapterFor(factory) });
   return {
     kind: 'pglite',
