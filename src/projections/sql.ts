@@ -13,10 +13,20 @@ function jsonValue(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
+/** `INSERT INTO table (cols) SELECT cols FROM jsonb_to_recordset($rows)`: many rows, one statement. */
+function insertFromJson(spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Prisma.Sql {
+  const names = Object.keys(spec.columns);
+  const columnList = Prisma.raw(names.map((n) => `"${n}"`).join(', '));
+  const recordType = Prisma.raw(names.map((n) => `"${n}" ${spec.columns[n]}`).join(', '));
+  return Prisma.sql`
+    INSERT INTO ${Prisma.raw(`"${spec.table}"`)} (${columnList})
+    SELECT ${columnList} FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${recordType})`;
+}
+
 /**
- * Upserts many rows in one statement (`jsonb_to_recordset`), so a batch of
- * events costs one round trip per table rather than one per row. Table and
- * column names come from code, never from input.
+ * Upserts many rows in one statement, so a batch of events costs one round
+ * trip per table rather than one per row. Table and column names come from
+ * code, never from input.
  */
 export async function upsertRows(
   tx: ReadModelTx,
@@ -24,17 +34,11 @@ export async function upsertRows(
   rows: ReadonlyArray<Record<string, unknown>>,
 ): Promise<void> {
   if (rows.length === 0) return;
-  const names = Object.keys(spec.columns);
-  const columnList = names.map((n) => `"${n}"`).join(', ');
-  const recordType = names.map((n) => `"${n}" ${spec.columns[n]}`).join(', ');
-  const updates = names
+  const updates = Object.keys(spec.columns)
     .filter((n) => n !== spec.key)
     .map((n) => `"${n}" = EXCLUDED."${n}"`)
     .join(', ');
-  await tx.$executeRaw`
-    INSERT INTO ${Prisma.raw(`"${spec.table}"`)} (${Prisma.raw(columnList)})
-    SELECT ${Prisma.raw(columnList)}
-    FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${Prisma.raw(recordType)})
+  await tx.$executeRaw`${insertFromJson(spec, rows)}
     ON CONFLICT (${Prisma.raw(`"${spec.key}"`)}) DO UPDATE SET ${Prisma.raw(updates)}`;
 }
 
@@ -48,12 +52,5 @@ export async function insertChanges(
   rows: ReadonlyArray<Record<string, unknown>>,
 ): Promise<void> {
   if (rows.length === 0) return;
-  const names = Object.keys(spec.columns);
-  const columnList = names.map((n) => `"${n}"`).join(', ');
-  const recordType = names.map((n) => `"${n}" ${spec.columns[n]}`).join(', ');
-  await tx.$executeRaw`
-    INSERT INTO ${Prisma.raw(`"${spec.table}"`)} (${Prisma.raw(columnList)})
-    SELECT ${Prisma.raw(columnList)}
-    FROM jsonb_to_recordset(${JSON.stringify(rows, jsonValue)}::jsonb) AS x(${Prisma.raw(recordType)})
-    ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`${insertFromJson(spec, rows)} ON CONFLICT DO NOTHING`;
 }

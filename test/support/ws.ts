@@ -1,4 +1,4 @@
-import { createClient, type Client, type ExecutionResult } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
 
 /** A graphql-ws client for a test server's http URL. */
@@ -16,7 +16,7 @@ export function wsClient(httpUrl: string, options: { lazy?: boolean } = {}): Cli
  * arrived in total; `error` holds a protocol error, if any.
  */
 export function record<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
-  const messages: Array<ExecutionResult<T>> = [];
+  const messages: Array<FormattedExecutionResult<T>> = [];
   let error: unknown;
   let completed = false;
   const listeners = new Set<() => void>();
