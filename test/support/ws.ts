@@ -16,7 +16,7 @@ export function wsClient(httpUrl: string, options: { lazy?: boolean } = {}): Cli
  * arrived in total; `error` holds a protocol error, if any.
  */
 export function record<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
-  const messages: Array<FormattedExecutionResult<T>> = [];
+  const messages: Array<FormattedExecutionResult<T, unknown>> = [];
   let error: unknown;
   let completed = false;
   const listeners = new Set<() => void>();
