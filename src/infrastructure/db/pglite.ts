@@ -3,7 +3,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type QueryOptions, type Transaction } from '@electric-sql/pglite';
 import { relabelCatalogTypes } from './catalog-types-pool.js';
 
 /** Where PGlite keeps its data when neither `DATABASE_URL` nor `PGLITE_DIR` is set. */
@@ -46,8 +46,8 @@ export function withCatalogTypesAsText(pglite: PGlite): PGlite {
 
   const relabelledQuery =
     (query: PGlite['query']): PGlite['query'] =>
-    async (...args) => {
-      const result = await query(...args);
+    async <T>(sql: string, params?: unknown[], options?: QueryOptions) => {
+      const result = await query<T>(sql, params, options);
       relabelCatalogTypes(result);
       return result;
     };
