@@ -23,6 +23,8 @@ const shared = {
 export default defineConfig({
   resolve: { alias: [{ find: /^graphql$/, replacement: graphqlMain }] },
   test: {
+    // Runs once for the whole run: drops the migrated templates at the end.
+    globalSetup: ['test/support/global-setup.ts'],
     projects: [
       { extends: true, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } },
       // Database-free suites (domain, architecture) need not run twice.

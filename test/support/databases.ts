@@ -77,6 +77,14 @@ async function pgliteTemplate(): Promise<string> {
   return dir;
 }
 
+async function retryOnce(action: () => Promise<void>): Promise<void> {
+  try {
+    await action();
+  } catch {
+    await action();
+  }
+}
+
 /**
  * A fresh, fully migrated database of its own for the caller: a copy of a
  * template (PostgreSQL `CREATE DATABASE … TEMPLATE`, or a copied PGlite
@@ -85,19 +93,24 @@ async function pgliteTemplate(): Promise<string> {
 export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<TestDatabase> {
   const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
   if (kind === 'postgres') {
-    const template = await pgTemplate();
     const name = `orders_test_${suffix}`;
-    await withServer((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+    // Another run's teardown may drop the template between look-up and use: retry once.
+    await retryOnce(async () => {
+      const template = await pgTemplate();
+      await withServer((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
+    });
     return {
       kind,
       databaseUrl: urlFor(name),
       dispose: () => withServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
     };
   }
-  const template = await pgliteTemplate();
   const root = join(tmpdir(), `orders-test-${suffix}`);
   await mkdir(root, { recursive: true });
   const dir = join(root, 'db');
-  await cp(template, dir, { recursive: true });
+  await retryOnce(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await cp(await pgliteTemplate(), dir, { recursive: true });
+  });
   return { kind, pgliteDir: dir, dispose: () => rm(root, { recursive: true, force: true }) };
 }
