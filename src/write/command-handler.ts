@@ -9,6 +9,11 @@ export interface HandleOptions {
   readonly now: () => Date;
   /** How often to re-decide after losing a race (only without expectedVersion). */
   readonly maxRetries?: number;
+  /**
+   * The id was just generated for a new aggregate: skip the load (it cannot
+   * exist) on the first attempt. A collision still surfaces as a lost race.
+   */
+  readonly isNew?: boolean;
 }
 
 /**
@@ -27,7 +32,7 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
 ): Promise<Appended> {
   const maxRetries = options.maxRetries ?? 5;
   for (let attempt = 0; ; attempt++) {
-    const loaded = await store.load(id);
+    const loaded = options.isNew && attempt === 0 ? null : await store.load(id);
     const version = loaded?.version ?? 0;
     const expected = options.expectedVersion;
     // Existence is checked first (decide throws NOT_FOUND on a null state),

@@ -14,6 +14,9 @@ import { handleCommand } from './command-handler.js';
 import type { AggregateStore, Appended, EventMetadata, WriteModel } from './ports.js';
 import type { AnyDomainEvent } from '../domain/events.js';
 
+/** Commands that create an aggregate under a freshly generated id. */
+const CREATES = new Set(['RegisterUser', 'AddProduct', 'PlaceOrder']);
+
 const USER = { decide: decideUser, evolve: evolveUser };
 const PRODUCT = { decide: decideProduct, evolve: evolveProduct };
 const ORDER = { decide: decideOrder, evolve: evolveOrder };
@@ -61,6 +64,7 @@ export class CommandService {
     ctx: CommandContext,
     expectedVersion?: number | null,
   ): Promise<CommandResult> {
+    const isNew = CREATES.has((command as { type: string }).type);
     return handleCommand(
       store,
       id,
@@ -68,7 +72,7 @@ export class CommandService {
         const events = aggregate.decide(command, state);
         return { events, state: fold(aggregate.evolve, state, events) };
       },
-      { expectedVersion, metadata: ctx.metadata, now: this.clock },
+      { expectedVersion, metadata: ctx.metadata, now: this.clock, isNew },
     ).then((appended) => {
       const result = { id, ...appended };
       this.onCommitted(result);
