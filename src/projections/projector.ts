@@ -31,6 +31,7 @@ export class Projector {
   private woken = false;
   private checkpoint: Cursor | undefined;
   private lock: Promise<unknown> = Promise.resolve();
+  private generation = 0;
   /** The newest cursor a wake-up announced: known to exist, maybe not yet readable. */
   private target: Cursor = LOG_START;
   private readonly batchSize: number;
@@ -57,7 +58,11 @@ export class Projector {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    // A loop left over from a stop() that has not finished yet must not
+    // resume when `running` turns true again: each loop runs for one generation.
+    const generation = ++this.generation;
+    const previous = this.loop ?? Promise.resolve();
+    this.loop = previous.then(() => this.run(generation));
   }
 
   /** Stops after the batch in progress has committed its checkpoint. */
@@ -94,9 +99,9 @@ export class Projector {
     }
   }
 
-  private async run(): Promise<void> {
+  private async run(generation: number): Promise<void> {
     let failures = 0;
-    while (this.running) {
+    while (this.running && generation === this.generation) {
       this.woken = false;
       let read = 0;
       try {
