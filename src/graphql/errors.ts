@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { ProjectionTimeoutError } from '../projections/progress.js';
+import { SlowConsumerError } from '../subscriptions/live-iterator.js';
 
 /** Codes a client may see with the message as we wrote it. */
 const PASS_THROUGH = new Set([
@@ -13,7 +14,17 @@ const PASS_THROUGH = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
   'BAD_REQUEST',
+  'TOO_MANY_SUBSCRIPTIONS',
 ]);
+
+/** Errors whose message and code are safe to show (besides domain errors). */
+function exposed(error: unknown): (Error & { code: string }) | undefined {
+  const inner = (error as { originalError?: unknown } | null)?.originalError;
+  for (const candidate of [error, inner]) {
+    if (candidate instanceof ProjectionTimeoutError || candidate instanceof SlowConsumerError) return candidate;
+  }
+  return undefined;
+}
 
 /**
  * Shapes every error in one place. Domain errors keep their code, message and
@@ -27,9 +38,8 @@ export function createErrorFormatter(logger: Logger) {
     if (original instanceof DomainError) {
       return { ...location, message: original.message, extensions: { code: original.code, ...original.details } };
     }
-    if (original instanceof ProjectionTimeoutError) {
-      return { ...location, message: original.message, extensions: { code: original.code } };
-    }
+    const safe = exposed(original);
+    if (safe) return { ...location, message: safe.message, extensions: { code: safe.code } };
     // An invalid literal (e.g. a negative Money) fails validation, but the
     // scalar said what is wrong with the input: report it as such.
     const inner = (original as { originalError?: { extensions?: { code?: unknown } } } | null)?.originalError;

@@ -69,10 +69,13 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
         try {
           document = parse(payload.query);
         } catch (error) {
-          return [inputError(error)];
+          const syntax = error as GraphQLError;
+          return [new GraphQLError(syntax.message, { nodes: syntax.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
         const errors = validate(deps.schema, document);
-        if (errors.length) return errors;
+        if (errors.length) {
+          return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
+        }
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) return [new GraphQLError('Unable to identify the operation to run')];
         const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {});

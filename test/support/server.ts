@@ -44,6 +44,8 @@ export async function startTestServer(overrides: Partial<Config> & { runProjecto
       DATABASE_URL: database.databaseUrl,
       PGLITE_DIR: database.pgliteDir ?? './data/pglite',
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
+      // Generous: CI machines run several suites at once.
+      READ_YOUR_WRITES_TIMEOUT_MS: 15_000,
       ...configOverrides,
     },
   );

@@ -72,7 +72,8 @@ export const ordersProjection: Projection = {
     // Apply in log order; a profile update renames the customer on every order.
     const changedOrders = new Set<string>();
     const changedCustomers = new Set<string>();
-    const renames = new Map<string, { customer: Customer; event: StoredEvent }>();
+    // Every rename in log order (history), and the last per customer (state).
+    const renames: Array<{ customer: Customer; event: StoredEvent }> = [];
     // Every state a view passes through, in log order: the change history.
     const history: OrderView[] = [];
     for (const event of relevant) {
@@ -85,7 +86,7 @@ export const ordersProjection: Projection = {
         }
         const customer = customers.get(userEvent.aggregateId)!;
         changedCustomers.add(customer.id);
-        renames.set(customer.id, { customer, event });
+        renames.push({ customer, event });
         for (const [id, view] of views) {
           if (view.userId === customer.id) {
             const renamed = renameCustomer(view, customer, event);
@@ -112,28 +113,34 @@ export const ordersProjection: Projection = {
     // Orders not loaded in this batch are renamed set-wise (the loaded ones
     // were renamed in memory); the guard on the row's cursor makes a replayed
     // rename a no-op.
-    if (renames.size > 0) {
-      const rows = [...renames.values()].map(({ customer, event }) => ({
+    if (renames.length > 0) {
+      const rows = renames.map(({ customer, event }) => ({
         user_id: customer.id, name: customer.name, email: customer.email,
         tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
       }));
+      const lastPerCustomer = [...new Map(rows.map((r) => [r.user_id, r])).values()];
+      const loaded = [...views.keys()].join(',');
+      // History first (from the rows as they were): one change per rename and order.
       await tx.$executeRaw`
-        WITH renamed AS (
-          UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
-          FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
-          WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)
-            AND NOT (o.id = ANY(string_to_array(${[...views.keys()].join(',')}, ',')::uuid[]))
-          RETURNING o.*
-        )
         INSERT INTO order_view_change (tx, pos, order_id, version, view)
-        SELECT last_tx, last_pos, id, version,
+        SELECT x.tx, x.pos, o.id, o.version,
                -- the same JSON as a row written from memory (JSON.stringify)
-               to_jsonb(renamed) || jsonb_build_object(
-                 'total', total::text, 'last_tx', last_tx::text, 'last_pos', last_pos::text,
-                 'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                 'updated_at', to_char(updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-        FROM renamed
+               to_jsonb(o) || jsonb_build_object(
+                 'user_name', x.name, 'user_email', x.email,
+                 'total', o.total::text, 'last_tx', x.tx::text, 'last_pos', x.pos::text,
+                 'created_at', to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                 'updated_at', to_char(o.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+        FROM order_view o
+        JOIN jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
+          ON o.user_id = x.user_id
+        WHERE (o.last_tx, o.last_pos) < (x.tx, x.pos)
+          AND NOT (o.id = ANY(string_to_array(${loaded}, ',')::uuid[]))
         ON CONFLICT DO NOTHING`;
+      await tx.$executeRaw`
+        UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
+        FROM jsonb_to_recordset(${JSON.stringify(lastPerCustomer)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)
+        WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)
+          AND NOT (o.id = ANY(string_to_array(${loaded}, ',')::uuid[]))`;
     }
     await upsertRows(tx, ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!)));
     await insertChanges(tx, ORDER_VIEW_CHANGE, history.map((v) => ({
