@@ -2,8 +2,12 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
  * Generates resolver types from schema.graphql (the API's single source),
- * mapped to the read-model types the resolvers actually return.
+ * mapped to the read-model types the resolvers actually return, and typed
+ * document nodes for the example operations in operations/*.graphql.
  * Output is generated on install/build and never edited by hand.
+ *
+ * Every operation is validated against the schema: an operation that a schema
+ * change breaks fails `npm run generate` (and so `npm install` and CI).
  */
 const config: CodegenConfig = {
   schema: 'schema.graphql',
@@ -31,6 +35,21 @@ const config: CodegenConfig = {
           UserPayload: '../graphql/mappers.js#PayloadModel',
           ProductPayload: '../graphql/mappers.js#PayloadModel',
           OrderPayload: '../graphql/mappers.js#PayloadModel',
+        },
+      },
+    },
+    'src/generated/operations.ts': {
+      documents: 'operations/*.graphql',
+      plugins: ['typescript-operations', 'typed-document-node'],
+      config: {
+        useTypeImports: true,
+        strictScalars: true,
+        enumsAsTypes: true,
+        // What a client sends and receives as JSON.
+        scalars: {
+          ID: 'string',
+          Money: { input: 'string | number', output: 'string' },
+          DateTime: { input: 'string', output: 'string' },
         },
       },
     },

@@ -27,13 +27,14 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     projects: [
       { extends: true, test: { ...shared, name: 'postgres', env: { TEST_DB: 'postgres' } } },
-      // Database-free suites (domain, architecture) need not run twice.
+      // Database-free suites (domain, architecture) need not run twice, nor the
+      // browser test of the IDE (test/ide), which does not depend on the database.
       {
         extends: true,
         test: {
           ...shared,
           name: 'pglite',
-          include: ['test/{e2e,eventlog,infrastructure,subscriptions}/**/*.test.ts'],
+          include: ['test/{e2e,eventlog,infrastructure,subscriptions,operations,demo}/**/*.test.ts'],
           env: { TEST_DB: 'pglite' },
         },
       },

@@ -188,6 +188,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     subscriptions: hub,
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
     maxBodyBytes: config.MAX_BODY_BYTES,
+    ide: config.IDE_ENABLED,
     webSocket: {
       connectionInitTimeoutMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,

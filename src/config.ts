@@ -22,7 +22,15 @@ const Env = z.object({
   SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(1000),
   /** How often an instance that does not run a projection tries to take it over. */
   LEASE_RETRY_MS: z.coerce.number().int().positive().default(1000),
-});
+  NODE_ENV: z.string().default('development'),
+  /** The browser GraphQL IDE at GET /graphql; on unless NODE_ENV=production. */
+  IDE_ENABLED: z.enum(['true', 'false']).optional(),
+  /** Fill an empty database with demo data at startup (src/demo/seed.ts). */
+  SEED: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
+}).transform(({ IDE_ENABLED, ...env }) => ({
+  ...env,
+  IDE_ENABLED: IDE_ENABLED === undefined ? env.NODE_ENV !== 'production' : IDE_ENABLED === 'true',
+}));
 
 export type Config = z.infer<typeof Env>;
 

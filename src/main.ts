@@ -1,5 +1,6 @@
 import { startApp } from './app.js';
 import { loadConfig } from './config.js';
+import { seedOnFirstStart } from './demo/seed.js';
 import { createLogger } from './logger.js';
 
 const config = loadConfig();
@@ -19,6 +20,9 @@ try {
   };
   process.once('SIGTERM', shutdown);
   process.once('SIGINT', shutdown);
+  await seedOnFirstStart(app, { seed: config.SEED, logger }).catch((err: unknown) => {
+    logger.error({ err }, 'seeding demo data failed; the server keeps running');
+  });
 } catch (err) {
   logger.fatal({ err }, err instanceof Error ? err.message : 'startup failed');
   process.exit(1);

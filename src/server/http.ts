@@ -16,6 +16,7 @@ import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/read-model.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
+import { mountIde } from './ide.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -32,6 +33,8 @@ export interface HttpServerDeps {
   readonly maxBodyBytes: number;
   /** Resolves when the database is reachable and fully migrated. */
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
+  /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
+  readonly ide?: boolean;
 }
 
 export interface HttpServer {
@@ -69,6 +72,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns SIGINT/SIGTERM (stop everything, close the database); Apollo's
+    // own handler would re-raise the signal and kill the process mid-shutdown.
+    stopOnTerminationSignals: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ApolloServerPluginLandingPageDisabled(),
@@ -86,6 +92,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const state = await deps.ready().catch((error: unknown) => ({ ready: false, reason: String(error) }));
     res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
   });
+  mountIde(app, { enabled: deps.ide ?? false });
   app.use(
     '/graphql',
     express.json({ limit: deps.maxBodyBytes }),
