@@ -77,7 +77,9 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
           return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
         }
         const operation = getOperationAST(document, payload.operationName);
-        if (!operation) return [new GraphQLError('Unable to identify the operation to run')];
+        if (!operation) {
+          return [new GraphQLError('Unable to identify the operation to run: send one operation, or name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+        }
         const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
         if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
         if (operation.operation === 'subscription') {

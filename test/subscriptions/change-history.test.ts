@@ -19,7 +19,22 @@ afterAll(async () => {
   await server?.stop();
 });
 
-const catchUp = () => Promise.all(server.app.projectors.map((p) => p.catchUp()));
+/**
+ * Projects the next `events` events, all in one batch. Projectors read only
+ * below the oldest transaction still running on the database server (any
+ * database: other test runs count), so first wait until all of them are
+ * readable, then catch up once.
+ */
+async function projectTogether(events: number): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  const lag = async () => (await server.app.read.projections()).find((p) => p.name === 'orders')!.lag;
+  while ((await lag()) < events) {
+    if (performance.now() > deadline) throw new Error(`fewer than ${events} events readable after 15 s`);
+    await sleep(10);
+  }
+  await Promise.all(server.app.projectors.map((p) => p.catchUp()));
+  expect(await lag()).toBe(0);
+}
 
 describe('order change history', () => {
   it('has one change per profile update when several updates share a projection batch', async () => {
@@ -33,14 +48,14 @@ describe('order change history', () => {
     const { placeOrder } = await server.ok(`mutation($i: PlaceOrderInput!) { placeOrder(input: $i) { orderId position } }`, {
       i: { userId: registerUser.userId, items: [{ productId: addProduct.productId, quantity: 1 }] },
     });
-    await catchUp();
+    await projectTogether(3);
 
     for (const [version, name] of [[1, 'Batch 1'], [2, 'Batch 2']] as const) {
       await server.ok(`mutation($i: UpdateUserProfileInput!) { updateUserProfile(input: $i) { version } }`, {
         i: { userId: registerUser.userId, expectedVersion: version, name },
       });
     }
-    await catchUp(); // both updates in one batch
+    await projectTogether(2); // both updates in one batch
 
     client = await RawWsClient.connect(server.url);
     client.subscribe('h', `subscription($f: OrderFilter, $since: String) { ordersChanged(filter: $f, since: $since) { id userName } }`, {
