@@ -18,6 +18,12 @@ export interface TestDatabase {
   dispose(): Promise<void>;
 }
 
+/**
+ * Templates belong to one test run (set by global-setup.ts), so concurrent
+ * runs on one machine never share, or delete, each other's.
+ */
+const RUN = (process.env.ORDERS_TEST_RUN ?? 'adhoc').replace(/[^a-z0-9]/gi, '').slice(0, 16);
+
 /** A hash of the migrations: a template is reused only while they are unchanged. */
 async function migrationsHash(): Promise<string> {
   const hash = createHash('sha256');
@@ -49,7 +55,7 @@ async function withServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> 
  * processes.
  */
 async function pgTemplate(): Promise<string> {
-  const name = `orders_test_template_${await migrationsHash()}`;
+  const name = `orders_test_template_${await migrationsHash()}_${RUN}`;
   await withServer(async (client) => {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
     try {
@@ -69,7 +75,7 @@ async function pgTemplate(): Promise<string> {
 
 /** A migrated PGlite directory, made once per migration set and renamed into place atomically. */
 async function pgliteTemplate(): Promise<string> {
-  const dir = join(tmpdir(), `orders-test-pglite-${await migrationsHash()}`);
+  const dir = join(tmpdir(), `orders-test-pglite-${await migrationsHash()}-${RUN}`);
   if (await stat(dir).catch(() => null)) return dir;
   const building = `${dir}.${process.pid}.${randomBytes(4).toString('hex')}`;
   await migrateDeploy({ pgliteDir: building });
