@@ -1,0 +1,35 @@
+/** The GraphQL operations the bench sends; the raw baselines answer the same bodies with the same JSON shapes. */
+
+/** The pure command path: the payload without its entity (no wait for the projection). */
+export const PLACE_ORDER = /* GraphQL */ `mutation Place($input: PlaceOrderInput!) {
+  placeOrder(input: $input) { orderId version position }
+}`;
+
+/** Read-your-writes: the payload's entity waits until the orders projection has applied the command. */
+export const PLACE_ORDER_READ_YOUR_WRITES = /* GraphQL */ `mutation PlaceAndRead($input: PlaceOrderInput!) {
+  placeOrder(input: $input) { orderId version position order { id status total items { productId quantity } } }
+}`;
+
+/** One order with its nested user and products. */
+export const ORDER = /* GraphQL */ `query Order($id: ID!) {
+  order(id: $id) {
+    id status statusDisplay total itemCount position createdAt updatedAt
+    user { id name email orderCount totalSpent }
+    items { productId productName quantity price subtotal product { id name price } }
+  }
+}`;
+
+/** A page of 20 orders of one user, with nested user and products. */
+export const ORDERS = /* GraphQL */ `query Orders($userId: ID!) {
+  orders(filter: { userId: $userId }, page: 1, pageSize: 20) {
+    total totalPages
+    orders { id status total createdAt user { id name } items { productId quantity product { id name price } } }
+  }
+}`;
+
+/** What fan-out and lag subscribers ask for. */
+export const ORDERS_CHANGED = /* GraphQL */ `subscription Changes { ordersChanged { id status position } }`;
+
+export function body(query: string, variables: Record<string, unknown>): string {
+  return JSON.stringify({ query, variables });
+}

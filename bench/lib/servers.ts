@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { freePort, ROOT, sleep, spawnNode, waitForHttp, type Child } from './processes.js';
+
+export interface RunningServer {
+  readonly child: Child;
+  readonly port: number;
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+export interface ApiServerOptions {
+  readonly databaseUrl: string;
+  /** Run the server from another checkout (e.g. one with a candidate fix applied). */
+  readonly root?: string;
+  readonly env?: Record<string, string>;
+  /** Write a V8 CPU profile into this directory when the server exits. */
+  readonly cpuProfileDir?: string;
+  /** Lets the bench force a GC through the inspector (SIGUSR1 opens it on this port). */
+  readonly inspectPort?: number;
+}
+
+/** Starts the API under test as `node --import tsx src/main.ts` on a free port, and waits until /readyz answers. */
+export async function startApiServer(options: ApiServerOptions): Promise<RunningServer> {
+  const port = await freePort();
+  const nodeArgs: string[] = [];
+  if (options.cpuProfileDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
+  if (options.inspectPort) nodeArgs.push(`--inspect-port=127.0.0.1:${options.inspectPort}`);
+  const child = spawnNode({
+    name: 'api server',
+    nodeArgs,
+    script: 'src/main.ts',
+    cwd: options.root ?? ROOT,
+    env: {
+      DATABASE_URL: options.databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'production',
+      ...options.env,
+    },
+  });
+  await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
+  return { child, port, pid: child.pid, url: `http://127.0.0.1:${port}/graphql`, stop: () => child.stop() };
+}
+
+/** Starts a raw baseline server (bench/baseline/*.ts) on a free port. */
+export async function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawnNode({ name: script, script: join('bench/baseline', script), env: { PORT: String(port), ...env } });
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
+  return { child, port, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
+}
+
+export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const json = (await res.json()) as { data?: T; errors?: unknown[] };
+  if (json.errors?.length || !json.data) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors ?? json)}`);
+  return json.data;
+}
+
+/** Waits until every projection has applied the whole readable log. */
+export async function waitForProjections(url: string, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const data = await gql<{ projections: Array<{ name: string; lag: number }> }>(url, '{ projections { name lag } }');
+    if (data.projections.every((p) => p.lag === 0)) return;
+    if (Date.now() > deadline) throw new Error(`projections still behind: ${JSON.stringify(data.projections)}`);
+    await sleep(250);
+  }
+}

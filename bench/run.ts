@@ -1,0 +1,622 @@
+/**
+ * `npm run bench`: the performance bench (never part of `npm test`).
+ *
+ * Starts the API (`node --import tsx src/main.ts`) on a fresh PostgreSQL
+ * database of its own, seeds it, and runs each scenario against it and
+ * against a raw baseline in the same run: commands, queries, projection lag,
+ * subscription fan-out, rebuild. Load comes from separate processes
+ * (autocannon; the graphql-ws client). Prints a table and writes
+ * bench/results/latest.json. Stops by itself, kills its children and drops
+ * its databases. See bench/README.md.
+ *
+ *   npm run bench [-- --only=commands,queries,lag,fanout,rebuild] [--duration=10] [--warmup=2]
+ *   npm run bench -- --profile=<commands|ryw|queries-order|queries-orders|lag|fanout|rebuild>
+ *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
+ */
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
+import pg from 'pg';
+import WebSocket from 'ws';
+import { BenchDatabases } from './lib/db.js';
+import { forceGc } from './lib/inspector.js';
+import { body, ORDER, ORDERS, ORDERS_CHANGED, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
+import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
+import { buildWorld, insertEvents, insertWriteModel, withClient, type World } from './lib/seed.js';
+import { gql, startApiServer, startBaseline, waitForProjections, type RunningServer } from './lib/servers.js';
+import { median, now, summarize, type Summary } from './lib/stats.js';
+import { markdownTable, row, textTable, type Row } from './lib/table.js';
+import type { LoadConfig, LoadResult } from './load/http-load.js';
+import { formatSummary, summarizeProfile } from './profile/summarize.js';
+
+// ───────────── options ─────────────
+
+const args = new Map(
+  process.argv.slice(2).map((a) => {
+    const text = a.replace(/^--/, '');
+    const at = text.indexOf('=');
+    return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
+  }),
+);
+const ALL = ['commands', 'queries', 'lag', 'fanout', 'rebuild'] as const;
+const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
+const DURATION = Number(args.get('duration') ?? 10);
+const WARMUP = Number(args.get('warmup') ?? 2);
+const profileTarget = args.get('profile');
+const serverRoot = args.get('server-root') ?? ROOT;
+/** Extra environment for the API server: --server-env=NAME=value,NAME2=value2 */
+const serverEnv = Object.fromEntries(
+  (args.get('server-env') ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+);
+const outFile = args.get('out') ?? join(ROOT, profileTarget ? `bench/results/profile-${profileTarget}.json` : 'bench/results/latest.json');
+const FANOUT_CHANGES = 5;
+const REBUILD_EVENTS = Number(args.get('rebuild-events') ?? 100_000);
+
+const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+
+// ───────────── shared state ─────────────
+
+const dbs = new BenchDatabases();
+const rows: Row[] = [];
+const details: Record<string, unknown> = {};
+const loadSamples: Array<{ at: string; phase: string; loadavg1: number }> = [];
+let api: RunningServer | undefined;
+let apiInspectPort = 0;
+const children: Array<RunningServer | Child> = [];
+
+function noteLoad(phase: string) {
+  loadSamples.push({ at: new Date().toISOString(), phase, loadavg1: machineLoad().loadavg1 });
+}
+
+let loads = 0;
+/** One autocannon run in a separate process (its config passed in a file). */
+async function runLoadOnce(config: LoadConfig): Promise<LoadResult> {
+  let last = '';
+  const file = join(os.tmpdir(), `${dbs.prefix}-load-${++loads}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawnNode({ name: 'autocannon', script: 'bench/load/http-load.ts', args: [file], onLine: (l) => (last = l) });
+  const code = await child.exited;
+  rmSync(file, { force: true });
+  if (code !== 0 || !last) throw new Error(`load generator failed (exit ${code}):\n${child.output()}`);
+  return JSON.parse(last) as LoadResult;
+}
+
+type Measured = LoadResult & { serverCpuMsPerRequest: number | null };
+
+/**
+ * Warm-up, then the measured run. With the server's pid, also its CPU time
+ * per request over the measured run (from /proc): less sensitive to other
+ * load on the machine than throughput.
+ */
+async function runLoad(config: LoadConfig, serverPid?: number): Promise<Measured> {
+  if (config.warmupSec > 0) await runLoadOnce({ ...config, durationSec: config.warmupSec, warmupSec: 0, recordOrders: false });
+  const cpu0 = serverPid ? cpuMs(serverPid) : 0;
+  const result = await runLoadOnce({ ...config, warmupSec: 0 });
+  const cpu = serverPid ? cpuMs(serverPid) - cpu0 : 0;
+  if (result.mismatches > 0 || result.non2xx > 0 || result.errors > 0) {
+    log(`  warning: ${result.mismatches} bad bodies, ${result.non2xx} non-2xx, ${result.errors} errors; e.g. ${result.sampleError ?? ''}`);
+  }
+  return { ...result, serverCpuMsPerRequest: serverPid && result.requests ? cpu / result.requests : null };
+}
+
+function brief(r: Measured): string {
+  const cpu = r.serverCpuMsPerRequest === null ? '' : `, server CPU ${r.serverCpuMsPerRequest.toFixed(2)} ms/request`;
+  return `${r.rps.toFixed(0)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms${cpu}`;
+}
+
+// ───────────── setup ─────────────
+
+interface Fixture {
+  readonly world: World;
+  readonly apiUrl: string;
+  readonly rawUrl: string;
+  readonly placeBody: string;
+  readonly orderBodies: string[];
+  readonly ordersBodies: string[];
+}
+
+async function setup(): Promise<Fixture> {
+  log(`creating databases ${dbs.prefix}_* (migrating the template)`);
+  await dbs.createTemplate();
+  const apiUrl = await dbs.create('api');
+  const rawUrl = await dbs.create('raw');
+  // 1 customer for commands + 100 for queries, 50 products, 40 orders each (~9,000 events).
+  const world = buildWorld({ users: 101, products: 50, ordersPerUser: 40, profileUpdates: 50, productUpdates: 10 });
+  log(`seeding ${world.events.length} events, ${world.orders.size} orders into both databases`);
+  for (const url of [apiUrl, rawUrl]) {
+    await withClient(url, async (client) => {
+      await insertWriteModel(client, world);
+      await insertEvents(client, world.events);
+      await client.query('ANALYZE');
+    });
+  }
+  const customer = world.users[0]!;
+  const placeBody = body(PLACE_ORDER, {
+    input: { userId: customer.id, items: world.products.slice(0, 3).map((p, i) => ({ productId: p.id, quantity: i + 1 })) },
+  });
+  const queryUsers = world.users.slice(1);
+  const queryUserIds = new Set(queryUsers.map((u) => u.id));
+  const orderIds = [...world.orders.values()].filter((o) => queryUserIds.has(o.userId)).map((o) => o.id);
+  const orderBodies = orderIds.filter((_, i) => i % 2 === 0).map((id) => body(ORDER, { id }));
+  const ordersBodies = queryUsers.map((u) => body(ORDERS, { userId: u.id }));
+  return { world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies };
+}
+
+async function startApi(fixture: Fixture, cpuProfileDir?: string): Promise<RunningServer> {
+  apiInspectPort = await freePort();
+  log(`starting the API from ${serverRoot}${cpuProfileDir ? ' with --cpu-prof' : ''}`);
+  const server = await startApiServer({
+    databaseUrl: fixture.apiUrl,
+    root: serverRoot,
+    cpuProfileDir,
+    inspectPort: apiInspectPort,
+    env: { WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '1000', ...serverEnv },
+  });
+  children.push(server);
+  await waitForProjections(server.url);
+  return server;
+}
+
+// ───────────── 1. commands ─────────────
+
+async function commands(fixture: Fixture, raw: RunningServer) {
+  const out: Record<string, unknown> = {};
+  for (const connections of [1, 16, 64]) {
+    const common = { connections, durationSec: DURATION, warmupSec: WARMUP, body: fixture.placeBody };
+    log(`commands: placeOrder at concurrency ${connections} (ours)`);
+    const ours = await runLoad({ url: api!.url, ...common }, api!.pid);
+    log(`  ours ${brief(ours)}`);
+    await waitForProjections(api!.url); // no projection backlog during the baseline run
+    noteLoad(`commands c=${connections}`);
+    log(`commands: raw baseline at concurrency ${connections}`);
+    const base = await runLoad({ url: `${raw.url}/placeOrder`, ...common }, raw.pid);
+    log(`  raw  ${brief(base)}`);
+    const scenario = `commands c=${connections}`;
+    rows.push(
+      row(scenario, 'placeOrder (3 lines) throughput', 'cmd/s', ours.rps, base.rps, connections === 16 ? { kind: 'ratio≥', value: 0.5 } : undefined),
+      row(scenario, 'latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
+      row(scenario, 'latency p99', 'ms', ours.latencyMs.p99, base.latencyMs.p99),
+      row(scenario, 'server CPU per command', 'ms', ours.serverCpuMsPerRequest, base.serverCpuMsPerRequest, undefined, 'Node process only, projectors included'),
+    );
+    out[`c${connections}`] = { ours: strip(ours), baseline: strip(base) };
+    if (connections === 16) {
+      log('commands: placeOrder with its `order` entity (read-your-writes) at concurrency 16 (ours)');
+      const ryw = await runLoad({ url: api!.url, ...common, body: fixture.placeBody.replace(JSON.stringify(PLACE_ORDER), JSON.stringify(PLACE_ORDER_READ_YOUR_WRITES)) }, api!.pid);
+      log(`  ours ${brief(ryw)}`);
+      await waitForProjections(api!.url);
+      rows.push(
+        row('commands c=16 + entity', 'placeOrder read-your-writes throughput', 'cmd/s', ryw.rps, base.rps, undefined, 'extra row: payload waits for the projection; baseline = raw write'),
+        row('commands c=16 + entity', 'latency p50', 'ms', ryw.latencyMs.p50, base.latencyMs.p50),
+        row('commands c=16 + entity', 'latency p99', 'ms', ryw.latencyMs.p99, base.latencyMs.p99),
+        row('commands c=16 + entity', 'server CPU per command', 'ms', ryw.serverCpuMsPerRequest, base.serverCpuMsPerRequest),
+      );
+      out.c16ReadYourWrites = { ours: strip(ryw) };
+    }
+  }
+  details.commands = out;
+}
+
+function strip(result: Measured) {
+  const { orders: _orders, ...rest } = result;
+  return rest;
+}
+
+// ───────────── 2. queries ─────────────
+
+async function queries(fixture: Fixture, rawQueries: RunningServer) {
+  // Same JSON shape: compare one answer of each kind.
+  const sameShape = async (path: string, b: string) => {
+    const [ours, base] = await Promise.all([
+      fetch(api!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b }).then((r) => r.json()),
+      fetch(`${rawQueries.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b }).then((r) => r.json()),
+    ]);
+    return JSON.stringify(ours) === JSON.stringify(base);
+  };
+  const shapes = { order: await sameShape('/order', fixture.orderBodies[0]!), orders: await sameShape('/orders', fixture.ordersBodies[0]!) };
+  if (!shapes.order || !shapes.orders) log(`  warning: baseline JSON differs from the API's: ${JSON.stringify(shapes)}`);
+  const out: Record<string, unknown> = { identicalJson: shapes };
+  const connections = 16;
+  for (const [name, path, bodies] of [
+    ['order(id)', '/order', fixture.orderBodies],
+    ['orders(userId, pageSize 20)', '/orders', fixture.ordersBodies],
+  ] as const) {
+    const common = { connections, durationSec: DURATION, warmupSec: WARMUP, bodies };
+    log(`queries: ${name} at concurrency ${connections} (ours)`);
+    const ours = await runLoad({ url: api!.url, ...common }, api!.pid);
+    log(`  ours ${brief(ours)}`);
+    noteLoad(`queries ${name}`);
+    log(`queries: ${name} raw baseline`);
+    const base = await runLoad({ url: `${rawQueries.url}${path}`, ...common }, rawQueries.pid);
+    log(`  raw  ${brief(base)}`);
+    const scenario = `queries ${name} c=${connections}`;
+    rows.push(
+      row(scenario, 'throughput', 'q/s', ours.rps, base.rps, { kind: 'ratio≥', value: 0.5 }),
+      row(scenario, 'latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
+      row(scenario, 'latency p99', 'ms', ours.latencyMs.p99, base.latencyMs.p99),
+      row(scenario, 'server CPU per query', 'ms', ours.serverCpuMsPerRequest, base.serverCpuMsPerRequest, undefined, 'Node process only'),
+    );
+    out[name] = { ours: strip(ours), baseline: strip(base) };
+  }
+  details.queries = out;
+}
+
+// ───────────── 3. projection lag ─────────────
+
+interface LagResult {
+  readonly commands: number;
+  readonly rps: number;
+  readonly lagMs: Summary;
+  readonly missing: number;
+  /** Deliveries that arrived before the HTTP response (lag counted as 0). */
+  readonly beforeResponse: number;
+}
+
+function lagOf(orders: Array<[string, number]>, arrivals: Map<string, number>, load: Measured): LagResult {
+  const lags: number[] = [];
+  let missing = 0;
+  let before = 0;
+  for (const [id, answeredAt] of orders) {
+    const at = arrivals.get(id);
+    if (at === undefined) {
+      missing++;
+      continue;
+    }
+    if (at < answeredAt) before++;
+    lags.push(Math.max(0, at - answeredAt));
+  }
+  return { commands: orders.length, rps: load.rps, lagMs: summarize(lags), missing, beforeResponse: before };
+}
+
+async function lag(fixture: Fixture, raw: RunningServer) {
+  const out: Record<string, unknown> = {};
+  // Ours: one graphql-ws subscriber (in this process; the load runs in another).
+  const arrivals = new Map<string, number>();
+  const client = createClient({ url: api!.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+  const dispose = client.subscribe<{ ordersChanged: { id: string } }>(
+    { query: ORDERS_CHANGED },
+    { next: (m) => m.data && !arrivals.has(m.data.ordersChanged.id) && arrivals.set(m.data.ordersChanged.id, now()), error: (e) => log(`lag subscription error ${JSON.stringify(e)}`), complete: () => undefined },
+  );
+  // Baseline: LISTEN for the raw handler's in-transaction NOTIFY.
+  const rawArrivals = new Map<string, number>();
+  const listener = new pg.Client({ connectionString: fixture.rawUrl });
+  await listener.connect();
+  listener.on('notification', (n) => n.payload && rawArrivals.set(n.payload, now()));
+  await listener.query('LISTEN bench_orders');
+  await sleep(500);
+  try {
+    // Open loop at fixed rates (enough connections that slow responses never hold the rate back), then closed loop.
+    const rates = (args.get('lag-rates') ?? '200').split(',').map(Number);
+    for (const mode of [...rates.map((r) => `${r}/s`), 'max']) {
+      const rate = mode === 'max' ? undefined : Number(mode.slice(0, -2));
+      const common = { durationSec: DURATION, warmupSec: WARMUP, body: fixture.placeBody, recordOrders: true };
+      const shape = rate ? { connections: 64, overallRate: rate } : { connections: 64 };
+      log(`lag: placeOrder at ${mode} → ordersChanged (ours)`);
+      const ours = await runLoad({ url: api!.url, ...common, ...shape });
+      await sleep(2000);
+      const o = lagOf(ours.orders ?? [], arrivals, ours);
+      log(`  ours ${o.rps.toFixed(0)} cmd/s, lag p50 ${o.lagMs.p50.toFixed(1)} p99 ${o.lagMs.p99.toFixed(1)} max ${o.lagMs.max.toFixed(1)} ms, missing ${o.missing}`);
+      await waitForProjections(api!.url);
+      noteLoad(`lag ${mode}`);
+      log(`lag: raw baseline (commit → NOTIFY → LISTEN) at ${mode}`);
+      const base = await runLoad({ url: `${raw.url}/placeOrder?notify=1`, ...common, ...shape });
+      await sleep(1000);
+      const b = lagOf(base.orders ?? [], rawArrivals, base);
+      log(`  raw  ${b.rps.toFixed(0)} cmd/s, lag p50 ${b.lagMs.p50.toFixed(1)} p99 ${b.lagMs.p99.toFixed(1)} max ${b.lagMs.max.toFixed(1)} ms`);
+      const scenario = `lag @ ${rate ? `${rate} cmd/s` : 'max throughput (c=64)'}`;
+      rows.push(
+        row(scenario, 'commands/s sustained', 'cmd/s', o.rps, b.rps, undefined,
+          rate && o.rps < rate * 0.95 ? `below ${rate}/s: the server is saturated, lag includes its backlog` : undefined),
+        row(scenario, 'response → message p50', 'ms', o.lagMs.p50, b.lagMs.p50),
+        row(scenario, 'response → message p99', 'ms', o.lagMs.p99, b.lagMs.p99, rate === 200 ? { kind: 'ours≤', value: 50 } : undefined),
+        row(scenario, 'response → message max', 'ms', o.lagMs.max, b.lagMs.max, undefined, o.missing ? `${o.missing} never delivered` : undefined),
+      );
+      out[mode] = { ours: o, baseline: b };
+    }
+  } finally {
+    dispose();
+    await client.dispose();
+    await listener.end();
+  }
+  details.lag = out;
+}
+
+// ───────────── 4. fan-out ─────────────
+
+interface FanoutRun {
+  /** process.hrtime (µs) around the changes at the largest level: the delivery phase, for profiles. */
+  readonly deliveryWindowUs?: { fromUs: number; toUs: number };
+  readonly rssBeforeBytes: number;
+  readonly levels: Array<{ open: number; openMs: number; rssBytes: number; bytesPerSubscription: number; changes: Array<{ allMs: number; firstMs: number; p50Ms: number }>; allMsMedian: number; allMsMax: number }>;
+}
+
+async function fanoutAgainst(target: { pid: number; inspectPort: number; wsUrl: string; triggerUrl: string }, body: string): Promise<FanoutRun> {
+  await forceGc(target.pid, target.inspectPort);
+  await sleep(500);
+  const rssBefore = rssBytes(target.pid);
+  const replies: Array<(value: any) => void> = [];
+  const worker = spawnNode({
+    name: 'fan-out subscribers',
+    script: 'bench/load/fanout.ts',
+    args: [JSON.stringify({ wsUrl: target.wsUrl, triggerUrl: target.triggerUrl, triggerBody: body })],
+    onLine: (line) => replies.shift()?.(JSON.parse(line)),
+  });
+  const ask = <T = any>(command: object, timeoutMs = 180_000): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`fan-out worker: no answer to ${JSON.stringify(command)}:\n${worker.output()}`)), timeoutMs);
+      replies.push((value) => {
+        clearTimeout(timer);
+        if (value.ok === false) reject(new Error(`fan-out worker: ${JSON.stringify(value)}`));
+        else resolve(value);
+      });
+      worker.write(`${JSON.stringify(command)}\n`);
+    });
+  const levels: FanoutRun['levels'] = [];
+  let deliveryWindowUs: FanoutRun['deliveryWindowUs'];
+  try {
+    for (const [connections, perConnection] of [
+      [10, 100],
+      [90, 100],
+    ] as const) {
+      const opened = await ask<{ open: number; openMs: number }>({ cmd: 'open', connections, perConnection });
+      await sleep(500);
+      await forceGc(target.pid, target.inspectPort);
+      await sleep(500);
+      const rss = rssBytes(target.pid);
+      const changes: Array<{ allMs: number; firstMs: number; p50Ms: number }> = [];
+      const fromUs = Number(process.hrtime.bigint() / 1000n);
+      for (let i = 0; i < FANOUT_CHANGES; i++) {
+        changes.push(await ask({ cmd: 'change' }));
+        await sleep(300);
+      }
+      deliveryWindowUs = { fromUs, toUs: Number(process.hrtime.bigint() / 1000n) };
+      const all = changes.map((c) => c.allMs);
+      levels.push({
+        open: opened.open,
+        openMs: opened.openMs,
+        rssBytes: rss,
+        bytesPerSubscription: (rss - rssBefore) / opened.open,
+        changes,
+        allMsMedian: median(all),
+        allMsMax: Math.max(...all),
+      });
+      log(`  ${opened.open} subscriptions: reach all p50 ${median(all).toFixed(0)} ms (worst ${Math.max(...all).toFixed(0)}), ${((rss - rssBefore) / opened.open / 1024).toFixed(1)} KiB each`);
+    }
+    await ask({ cmd: 'close' }, 60_000).catch(() => undefined);
+  } finally {
+    await worker.kill();
+  }
+  return { rssBeforeBytes: rssBefore, levels, deliveryWindowUs };
+}
+
+async function fanout(fixture: Fixture) {
+  log('fan-out: 1,000 then 10,000 ordersChanged subscriptions (ours)');
+  const ours = await fanoutAgainst(
+    { pid: api!.pid, inspectPort: apiInspectPort, wsUrl: api!.url.replace(/^http/, 'ws'), triggerUrl: api!.url },
+    fixture.placeBody,
+  );
+  await waitForProjections(api!.url);
+  noteLoad('fan-out');
+  log('fan-out: raw ws broadcast baseline');
+  const inspectPort = await freePort();
+  const port = await freePort();
+  const base = spawnNode({ name: 'ws baseline', script: 'bench/baseline/ws-server.ts', nodeArgs: [`--inspect-port=127.0.0.1:${inspectPort}`], env: { PORT: String(port) } });
+  children.push(base);
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, base);
+  const raw = await fanoutAgainst(
+    { pid: base.pid, inspectPort, wsUrl: `ws://127.0.0.1:${port}/graphql`, triggerUrl: `http://127.0.0.1:${port}/placeOrder` },
+    fixture.placeBody,
+  );
+  await base.stop();
+  for (let i = 0; i < ours.levels.length; i++) {
+    const o = ours.levels[i]!;
+    const b = raw.levels[i]!;
+    const scenario = `fan-out ${o.open.toLocaleString('en-US')} subs`;
+    rows.push(
+      row(scenario, `one change → all (median of ${FANOUT_CHANGES})`, 'ms', o.allMsMedian, b.allMsMedian),
+      row(scenario, `one change → all (worst of ${FANOUT_CHANGES})`, 'ms', o.allMsMax, b.allMsMax, o.open >= 10_000 ? { kind: 'ours≤', value: 1000 } : undefined),
+      // RSS moves by ±1 MiB on its own: a baseline below that noise shows as 0.
+      row(scenario, 'server RSS per open subscription', 'KiB', Math.max(0, o.bytesPerSubscription) / 1024, Math.max(0, b.bytesPerSubscription) / 1024),
+    );
+  }
+  details.fanout = { ours, baseline: raw };
+}
+
+// ───────────── 5. rebuild ─────────────
+
+async function rebuild(cpuProfileDir?: string) {
+  const url = await dbs.create('rebuild');
+  const world = buildWorld({ users: 2000, products: 200, totalEvents: REBUILD_EVENTS, profileUpdates: 1000, productUpdates: 200, seed: 7 });
+  log(`rebuild: seeding ${world.events.length} events straight into event_log (batched INSERT … jsonb_to_recordset)`);
+  const seeded = now();
+  await withClient(url, async (client) => {
+    await insertEvents(client, world.events);
+    await client.query('ANALYZE');
+  });
+  log(`  seeded in ${((now() - seeded) / 1000).toFixed(1)} s; replaying from zero with the projector code`);
+  noteLoad('rebuild');
+  let last = '';
+  const child = spawnNode({
+    name: 'rebuild',
+    script: 'bench/rebuild/replay.ts',
+    nodeArgs: cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`] : [],
+    env: {
+      DATABASE_URL: url,
+      BENCH_SRC_ROOT: serverRoot,
+      BENCH_REBUILD_ALONE: String(args.get('rebuild-alone') === 'true' && !cpuProfileDir),
+      BENCH_REBUILD_BATCH: args.get('rebuild-batch') ?? '500',
+    },
+    onLine: (l) => (last = l),
+  });
+  children.push(child);
+  const code = await child.exited;
+  if (code !== 0 || !last) throw new Error(`rebuild failed (exit ${code}):\n${child.output()}`);
+  const result = JSON.parse(last) as {
+    logEvents: number;
+    perProjection: Record<string, { events: number; seconds: number; eventsPerSec: number }>;
+    together: Record<string, { events: number; seconds: number; eventsPerSec: number }>;
+    all: { eventsPerSec: number; seconds: number; cpuSeconds: { replayProcess: number; postgresBackends: number } };
+    rawScan: { eventsPerSec: number; seconds: number };
+  };
+  const { replayProcess, postgresBackends } = result.all.cpuSeconds;
+  log(
+    `  all projections: ${result.all.eventsPerSec.toFixed(0)} events/s (${result.all.seconds.toFixed(1)} s; CPU: replay process ${replayProcess.toFixed(1)} s, ` +
+      `PostgreSQL backends ${postgresBackends.toFixed(1)} s); raw scan ${result.rawScan.eventsPerSec.toFixed(0)} events/s`,
+  );
+  const scenario = `rebuild ${result.logEvents.toLocaleString('en-US')} events`;
+  for (const [name, r] of Object.entries(result.together)) {
+    rows.push(row(scenario, `${name} projection (running with the others)`, 'ev/s', r.eventsPerSec, result.rawScan.eventsPerSec));
+  }
+  for (const [name, r] of Object.entries(result.perProjection)) {
+    rows.push(row(scenario, `${name} projection alone`, 'ev/s', r.eventsPerSec, result.rawScan.eventsPerSec));
+  }
+  rows.push(row(scenario, 'all projections together', 'ev/s', result.all.eventsPerSec, result.rawScan.eventsPerSec, { kind: 'ours≥', value: 5000 }));
+  rows.push(
+    row(scenario, 'all: Node CPU per 1,000 events', 'ms', (1e6 * replayProcess) / result.logEvents, null),
+    row(scenario, 'all: PostgreSQL CPU per 1,000 events', 'ms', (1e6 * postgresBackends) / result.logEvents, null),
+  );
+  details.rebuild = result;
+}
+
+// ───────────── profiling ─────────────
+
+/** Runs one scenario's load against a server started with --cpu-prof, then summarizes the profile. */
+async function profile(fixture: Fixture, target: string) {
+  const dir = join(ROOT, 'bench/results/profiles', `${target}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  mkdirSync(dir, { recursive: true });
+  if (target === 'rebuild') {
+    await rebuild(dir);
+  } else {
+    api = await startApi(fixture, dir);
+    let fromUs = Number(process.hrtime.bigint() / 1000n);
+    let toUs: number | undefined;
+    const common = { durationSec: DURATION, warmupSec: 0 };
+    switch (target) {
+      case 'commands':
+        await runLoad({ url: api.url, ...common, connections: 16, body: fixture.placeBody });
+        break;
+      case 'ryw':
+        await runLoad({ url: api.url, ...common, connections: 16, body: fixture.placeBody.replace(JSON.stringify(PLACE_ORDER), JSON.stringify(PLACE_ORDER_READ_YOUR_WRITES)) });
+        break;
+      case 'queries-order':
+        await runLoad({ url: api.url, ...common, connections: 16, bodies: fixture.orderBodies });
+        break;
+      case 'queries-orders':
+        await runLoad({ url: api.url, ...common, connections: 16, bodies: fixture.ordersBodies });
+        break;
+      case 'lag':
+        await runLoad({ url: api.url, ...common, connections: 16, overallRate: 200, body: fixture.placeBody });
+        break;
+      case 'fanout': {
+        // Only the delivery of changes to 10,000 subscriptions, not their opening.
+        const run = await fanoutAgainst({ pid: api.pid, inspectPort: apiInspectPort, wsUrl: api.url.replace(/^http/, 'ws'), triggerUrl: api.url }, fixture.placeBody);
+        if (run.deliveryWindowUs) ({ fromUs, toUs } = run.deliveryWindowUs);
+        break;
+      }
+      default:
+        throw new Error(`unknown profile target ${target}`);
+    }
+    toUs ??= Number(process.hrtime.bigint() / 1000n);
+    await api.stop();
+    api = undefined;
+    const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+    if (!file) throw new Error(`no .cpuprofile written in ${dir}`);
+    const summary = summarizeProfile(join(dir, file), 30, { fromUs, toUs });
+    writeFileSync(join(dir, 'summary.txt'), `${formatSummary(summary)}\n`);
+    console.log(formatSummary(summary));
+    details.profile = summary;
+    return;
+  }
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+  if (file) {
+    const summary = summarizeProfile(join(dir, file), 30);
+    writeFileSync(join(dir, 'summary.txt'), `${formatSummary(summary)}\n`);
+    console.log(formatSummary(summary));
+    details.profile = summary;
+  }
+}
+
+// ───────────── main ─────────────
+
+async function main() {
+  const startedAt = new Date();
+  noteLoad('start');
+  const fixture = await setup();
+  if (profileTarget) {
+    await profile(fixture, profileTarget);
+  } else {
+    const needsApi = ['commands', 'queries', 'lag', 'fanout'].some((s) => only.has(s));
+    if (needsApi) api = await startApi(fixture);
+    const apiCpuBefore = api ? cpuMs(api.pid) : 0;
+    if (only.has('commands') || only.has('lag')) {
+      const raw = await startBaseline('http-server.ts', { DATABASE_URL: fixture.rawUrl });
+      children.push(raw);
+      if (only.has('commands')) await commands(fixture, raw);
+      if (only.has('lag')) await lag(fixture, raw);
+      await raw.stop();
+    }
+    if (only.has('queries')) {
+      const rawQueries = await startBaseline('http-server.ts', { DATABASE_URL: fixture.apiUrl });
+      children.push(rawQueries);
+      await queries(fixture, rawQueries);
+      await rawQueries.stop();
+    }
+    if (only.has('fanout')) await fanout(fixture);
+    if (api) {
+      details.apiServerCpuSeconds = (cpuMs(api.pid) - apiCpuBefore) / 1000;
+      await api.stop();
+      api = undefined;
+    }
+    if (only.has('rebuild')) await rebuild();
+  }
+  noteLoad('end');
+  const finishedAt = new Date();
+  const [pgVersion] = await withClient(fixture.apiUrl, async (c) => (await c.query<{ v: string }>('SHOW server_version')).rows.map((r) => r.v));
+  const report = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    seconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, postgres: pgVersion },
+    load: loadSamples,
+    options: { durationSec: DURATION, warmupSec: WARMUP, only: [...only], serverRoot, serverEnv, profile: profileTarget ?? null },
+    rows,
+    details,
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
+  if (rows.length) {
+    console.log(`\n${textTable(rows)}\n`);
+    console.log(`load average (1 min) during the run: ${loadSamples.map((s) => `${s.phase} ${s.loadavg1}`).join(', ')}`);
+    console.log(`wrote ${outFile} (${report.seconds.toFixed(0)} s)`);
+    writeFileSync(outFile.replace(/\.json$/, '.md'), `${markdownTable(rows)}\n`);
+  }
+}
+
+let cleaning: Promise<void> | undefined;
+async function cleanup() {
+  cleaning ??= (async () => {
+    await Promise.all(children.map((c) => c.stop().catch(() => undefined)));
+    await killAll();
+    await dbs.dropAll().catch((error: unknown) => log(`could not drop the bench databases: ${String(error)}`));
+  })();
+  return cleaning;
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping children and dropping databases`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  await main();
+  await cleanup();
+  process.exit(0);
+} catch (error) {
+  log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  await cleanup();
+  process.exit(1);
+}
