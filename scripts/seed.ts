@@ -12,6 +12,7 @@
  * PGlite allows one process per directory: stop a server using the same
  * PGLITE_DIR first (or start that server with SEED=1 instead).
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startApp } from '../src/app.js';
@@ -19,7 +20,15 @@ import { loadConfig } from '../src/config.js';
 import { eventCount, seedDemoData, waitForProjections } from '../src/demo/seed.js';
 import { createLogger } from '../src/logger.js';
 
-const config = loadConfig(process.env, { PORT: 0, HOST: '127.0.0.1', IDE_ENABLED: false });
+const configured = loadConfig(process.env);
+const config = loadConfig(process.env, {
+  PORT: 0,
+  HOST: '127.0.0.1',
+  IDE_ENABLED: false,
+  // The seed sends commands in-process; its API, on a random local port, is
+  // never called. Without token configuration it gets a one-off secret.
+  AUTH_JWT_SECRET: configured.AUTH_JWT_SECRET ?? (configured.AUTH_JWKS ? undefined : randomBytes(32).toString('base64url')),
+});
 // The app's own info logs are noise here; LOG_LEVEL still turns them on.
 const logger = createLogger(process.env.LOG_LEVEL ? config.LOG_LEVEL : 'warn');
 const where = config.DATABASE_URL ? 'the PostgreSQL database at DATABASE_URL' : `the embedded database in ${config.PGLITE_DIR}`;

@@ -14,6 +14,7 @@ import { Projector, readCheckpoint } from './projections/projector.js';
 import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/read-model.js';
 import { usersProjection } from './projections/users/projection.js';
+import { resolveAuth } from './auth/setup.js';
 import { createHttpServer } from './server/http.js';
 import { CommandService } from './write/commands.js';
 import { prismaWriteModel } from './write-model/stores.js';
@@ -97,7 +98,12 @@ function coalescing(notifications: Notifications, channel: string, onError: (e: 
 }
 
 /** The composition root: wires the write side, the event log, projections and the API. */
+/** Lifetime of the development admin token printed at start. */
+const DEV_TOKEN_TTL_SEC = 12 * 3600;
+
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
+  // Before the database: a deployment without token configuration does not start.
+  const auth = resolveAuth(config);
   const db = await openMigrated(config, logger, options.onQuery);
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
   const reader = new EventLogReader(db.prisma);
@@ -189,6 +195,15 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
+    tokens: auth.verifier,
+    limits: {
+      maxDepth: config.GRAPHQL_MAX_DEPTH,
+      maxAliases: config.GRAPHQL_MAX_ALIASES,
+      maxDirectives: config.GRAPHQL_MAX_DIRECTIVES,
+      maxTokens: config.GRAPHQL_MAX_TOKENS,
+      maxCost: config.GRAPHQL_MAX_COST,
+      introspection: config.INTROSPECTION_ENABLED,
+    },
     webSocket: {
       connectionInitTimeoutMs: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       maxMessageBytes: config.WS_MAX_MESSAGE_BYTES,
@@ -203,6 +218,14 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
   logger.info({ url, port, database: db.kind }, 'server started');
+  if (auth.development && auth.mint) {
+    const token = await auth.mint('dev-admin', 'admin', DEV_TOKEN_TTL_SEC);
+    logger.info(
+      { token, headers: { Authorization: `Bearer ${token}` } },
+      'development admin token (embedded database only, valid 12 h): paste `headers` into the IDE\'s Headers tab; ' +
+        '`npm run token -- --user <id>` mints customer tokens',
+    );
+  }
 
   let stopping: Promise<void> | undefined;
   return {

@@ -25,11 +25,29 @@ const Env = z.object({
   NODE_ENV: z.string().default('development'),
   /** The browser GraphQL IDE at GET /graphql; on unless NODE_ENV=production. */
   IDE_ENABLED: z.enum(['true', 'false']).optional(),
+  /** HS256 shared secret for bearer tokens (at least 32 characters). */
+  AUTH_JWT_SECRET: z.string().min(32, 'expected at least 32 characters').optional(),
+  /** RS256/ES256 instead: a JWKS file path or http(s) URL. */
+  AUTH_JWKS: z.string().min(1).optional(),
+  /** Required `iss` / `aud` claims, when set. */
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
+  /** Schema introspection; on unless NODE_ENV=production. */
+  INTROSPECTION_ENABLED: z.enum(['true', 'false']).optional(),
+  /** Limits on each GraphQL operation (see README "Limits"). */
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().positive().default(15),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(10),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(2000),
+  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10_000),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */
   SEED: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
-}).transform(({ IDE_ENABLED, ...env }) => ({
+}).transform(({ IDE_ENABLED, INTROSPECTION_ENABLED, ...env }) => ({
   ...env,
   IDE_ENABLED: IDE_ENABLED === undefined ? env.NODE_ENV !== 'production' : IDE_ENABLED === 'true',
+  INTROSPECTION_ENABLED:
+    INTROSPECTION_ENABLED === undefined ? env.NODE_ENV !== 'production' : INTROSPECTION_ENABLED === 'true',
 }));
 
 export type Config = z.infer<typeof Env>;

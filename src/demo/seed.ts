@@ -142,7 +142,12 @@ export async function seedDemoData(
 ): Promise<DemoDataSummary> {
   const next = random(20261123);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
-  const ctx = (correlationId: string): CommandContext => ({ metadata: { correlationId, requestId: 'seed' } });
+  // The seed acts as staff: it runs the whole order workflow.
+  const actor = { role: 'admin', userId: 'seed' } as const;
+  const ctx = (correlationId: string): CommandContext => ({
+    actor,
+    metadata: { correlationId, requestId: 'seed', actor },
+  });
   let last = LOG_START;
   let sent = 0;
   const track = (result: CommandResult): CommandResult => {

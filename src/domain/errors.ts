@@ -58,6 +58,25 @@ export class AlreadyExistsError extends DomainError {
   }
 }
 
+/** The caller must authenticate (no token, or one that is not valid). */
+export class AuthenticationError extends DomainError {
+  readonly code = 'UNAUTHENTICATED';
+  constructor(message = 'Authentication required: send a valid bearer token') {
+    super(message);
+  }
+}
+
+/**
+ * The caller may not do this. The message is deliberately generic: a refusal
+ * must not reveal whether the thing asked for exists.
+ */
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(message = 'Not allowed') {
+    super(message);
+  }
+}
+
 /** Compile-time exhaustiveness check for `switch` statements over unions. */
 export function assertNever(value: never): never {
   throw new Error(`Unexpected value: ${JSON.stringify(value)}`);

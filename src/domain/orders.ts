@@ -1,5 +1,13 @@
 import { formatMoney, parseMoney, type Cents } from './money.js';
-import { AlreadyExistsError, InvalidTransitionError, NotFoundError, ValidationError, assertNever } from './errors.js';
+import type { AuthenticatedActor } from './access.js';
+import {
+  AlreadyExistsError,
+  ForbiddenError,
+  InvalidTransitionError,
+  NotFoundError,
+  ValidationError,
+  assertNever,
+} from './errors.js';
 import type { Command, DomainEvent } from './messages.js';
 import type { Product } from './products.js';
 import type { User } from './users.js';
@@ -50,7 +58,11 @@ export type PlaceOrder = Command<
 export type ConfirmOrder = Command<'ConfirmOrder', { orderId: string }>;
 export type ShipOrder = Command<'ShipOrder', { orderId: string }>;
 export type DeliverOrder = Command<'DeliverOrder', { orderId: string }>;
-export type CancelOrder = Command<'CancelOrder', { orderId: string; reason: string }>;
+/** `requestedBy` decides what may be cancelled: customers only their own orders, and only before shipping. */
+export type CancelOrder = Command<'CancelOrder', { orderId: string; reason: string; requestedBy: AuthenticatedActor }>;
+
+/** What a customer may still cancel themself; staff may also cancel a SHIPPED order. */
+export const CUSTOMER_CANCELLABLE: readonly OrderStatus[] = ['PENDING', 'CONFIRMED'];
 export type OrderCommand = PlaceOrder | ConfirmOrder | ShipOrder | DeliverOrder | CancelOrder;
 
 export interface PlacedLine {
@@ -138,7 +150,16 @@ export function decideOrder(command: OrderCommand, state: Order | null): OrderEv
       if (reason.length < 1 || reason.length > MAX_REASON_LENGTH) {
         throw new ValidationError('reason', `expected 1–${MAX_REASON_LENGTH} characters, got ${reason.length}`);
       }
-      transition(state, command.data.orderId, ['PENDING', 'CONFIRMED', 'SHIPPED'], 'CANCELLED');
+      const { orderId, requestedBy } = command.data;
+      // To a customer, someone else's order does not exist.
+      if (state && requestedBy.role === 'customer' && state.userId !== requestedBy.userId) {
+        throw new NotFoundError('Order', [orderId]);
+      }
+      // Shipped orders are staff business; DELIVERED/CANCELLED are invalid for anyone (below).
+      if (state && requestedBy.role === 'customer' && state.status === 'SHIPPED') {
+        throw new ForbiddenError(`Customers may cancel an order only while it is ${CUSTOMER_CANCELLABLE.join(' or ')}; it is ${state.status}`);
+      }
+      transition(state, orderId, ['PENDING', 'CONFIRMED', 'SHIPPED'], 'CANCELLED');
       return [{ type: 'OrderCancelled', data: { orderId: command.data.orderId, reason } }];
     }
     default:

@@ -6,6 +6,8 @@ export interface EventMetadata {
   readonly correlationId: string;
   readonly causationId?: string;
   readonly requestId?: string;
+  /** Who issued the command that caused the event (audit). */
+  readonly actor?: { readonly role: string; readonly userId?: string };
 }
 
 /** An event as read back from the log, upcast to its current schema version. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Actor } from '../domain/access.js';
 import type { ReadModel } from '../projections/read-model.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
@@ -8,6 +9,8 @@ import type { Loaders } from './loaders.js';
 /** What every resolver receives. Built once per request. */
 export interface GraphQLContext {
   readonly requestId: string;
+  /** Who is asking: from a verified bearer token, or anonymous. */
+  readonly actor: Actor;
   readonly logger: Logger;
   readonly commands: CommandService;
   readonly read: ReadModel;

@@ -15,6 +15,9 @@ const PASS_THROUGH = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'BAD_REQUEST',
   'TOO_MANY_SUBSCRIPTIONS',
+  'QUERY_TOO_COMPLEX',
+  // A bad bearer token, refused before any resolver runs (src/server/http.ts).
+  'UNAUTHENTICATED',
 ]);
 
 /** Errors whose message and code are safe to show (besides domain errors). */

@@ -7,9 +7,14 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
+import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
+import { ANONYMOUS, type Actor } from '../domain/access.js';
+import { DomainError } from '../domain/errors.js';
+import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
+import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionProgress } from '../projections/progress.js';
@@ -35,6 +40,30 @@ export interface HttpServerDeps {
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
   /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
   readonly ide?: boolean;
+  /** Checks bearer tokens (HTTP Authorization header, graphql-ws connection_init payload). */
+  readonly tokens: TokenVerifier;
+  /** Depth, alias, directive, token and cost limits; introspection on or off. */
+  readonly limits: OperationLimits;
+}
+
+/**
+ * The caller of an HTTP request: anonymous without an Authorization header;
+ * a header that does not hold a valid token is refused (401, UNAUTHENTICATED)
+ * even where anonymous access would do — the client believes it is signed in.
+ */
+async function httpActor(tokens: TokenVerifier, header: string | undefined): Promise<Actor> {
+  try {
+    const token = bearerToken(header);
+    return token ? (await tokens.verify(token)).actor : ANONYMOUS;
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    throw new GraphQLError(error.message, {
+      extensions: {
+        code: error.code,
+        http: { status: 401, headers: new Map([['www-authenticate', 'Bearer error="invalid_token"']]) },
+      },
+    });
+  }
 }
 
 export interface HttpServer {
@@ -51,8 +80,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const server = http.createServer(app);
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, cache: boolean): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean): GraphQLContext => ({
     requestId,
+    actor,
     logger: deps.logger.child({ requestId }),
     commands: deps.commands,
     read: deps.read,
@@ -65,13 +95,23 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     schema,
     logger: deps.logger,
     limits: deps.webSocket,
-    context: (requestId) => context(requestId, false),
+    operationLimits: deps.limits,
+    tokens: deps.tokens,
+    context: (requestId, actor) => context(requestId, actor, false),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
   const apollo = new ApolloServer<GraphQLContext>({
     schema,
     formatError,
     includeStacktraceInErrorResponses: false,
+    introspection: deps.limits.introspection,
+    validationRules: limitRules(deps.limits),
+    parseOptions: { maxTokens: deps.limits.maxTokens },
+    // Stated, not left to defaults: one operation per request, and no
+    // "simple" (CSRF-able) requests — POSTs need a JSON content type, GETs a
+    // preflight-forcing header.
+    allowBatchedHttpRequests: false,
+    csrfPrevention: true,
     // main.ts owns SIGINT/SIGTERM (stop everything, close the database); Apollo's
     // own handler would re-raise the signal and kill the process mid-shutdown.
     stopOnTerminationSignals: false,
@@ -80,6 +120,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       ApolloServerPluginLandingPageDisabled(),
       // Close subscriptions when Apollo drains the server.
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
+      // Cost needs the variables (page sizes usually are), hence after validation.
+      {
+        requestDidStart: async () => ({
+          didResolveOperation: async ({ document, request, operationName }) => {
+            checkCost(deps.limits, schema, document, request.variables, operationName);
+          },
+        }),
+      },
     ],
   });
   await apollo.start();
@@ -101,7 +149,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         const header = req.headers['x-request-id'];
         const requestId = typeof header === 'string' && /^[\w.-]{1,128}$/.test(header) ? header : randomUUID();
         res.setHeader('x-request-id', requestId);
-        return context(requestId, true);
+        return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true);
       },
     }),
   );

@@ -67,11 +67,19 @@ export class SubscriptionHub {
     await Promise.all([this.orders.idle(), this.users.idle()]);
   }
 
-  /** The order's current view (once it exists), then each change. */
-  orderStatus(orderId: string): AsyncIterableIterator<OrderView> {
+  /**
+   * The order's current view (once it exists), then each change. With
+   * `ownerId`, only if the order belongs to that user: anyone else's order
+   * stays silent, exactly like one that does not exist.
+   */
+  orderStatus(orderId: string, ownerId?: string): AsyncIterableIterator<OrderView> {
+    const visible = (view: OrderView) => ownerId === undefined || view.userId === ownerId;
     return this.orders.subscribe(
-      { id: orderId },
-      { ...this.iteratorOptions(), prelude: this.snapshot(() => ordersByIds(this.db, [orderId])) },
+      { id: orderId, matches: (change) => visible(change.view) },
+      {
+        ...this.iteratorOptions(),
+        prelude: this.snapshot(async () => (await ordersByIds(this.db, [orderId])).filter(visible)),
+      },
     );
   }
 

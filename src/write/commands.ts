@@ -1,3 +1,4 @@
+import { requireAdmin, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../domain/access.js';
 import { NotFoundError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import type { Cents } from '../domain/money.js';
@@ -24,6 +25,8 @@ const ORDER = { decide: decideOrder, evolve: evolveOrder };
 /** What every command call carries besides its input. */
 export interface CommandContext {
   readonly metadata: EventMetadata;
+  /** Who asks; each command checks what this actor may do before anything is read or written. */
+  readonly actor: Actor;
 }
 
 export interface CommandResult extends Appended {
@@ -46,6 +49,11 @@ function existingId(entity: string, id: string): string {
 /**
  * The write side's entry point: one method per command. It knows neither
  * GraphQL nor Prisma — only the domain and the WriteModel port.
+ *
+ * Authorization lives here (and, where it depends on the aggregate's state,
+ * in the decider), so every transport gets the same rules:
+ * anyone may register; customers act on themselves and their own orders;
+ * the catalog and the order workflow (confirm/ship/deliver) are staff-only.
  */
 export class CommandService {
   constructor(
@@ -92,6 +100,7 @@ export class CommandService {
     return this.run(this.model.orders, ORDER, id, command, ctx, expectedVersion);
   }
 
+  /** Sign-up: open to anonymous callers. */
   registerUser(input: { name: string; email: string }, ctx: CommandContext): Promise<CommandResult> {
     const userId = newId();
     return this.user(userId, { type: 'RegisterUser', data: { userId, ...input } }, ctx);
@@ -102,6 +111,7 @@ export class CommandService {
     ctx: CommandContext,
   ): Promise<CommandResult> {
     const { userId, expectedVersion, name, email } = input;
+    requireSelfOrAdmin(ctx.actor, userId);
     return this.user(
       existingId('User', userId),
       { type: 'UpdateUserProfile', data: { userId, name, email } },
@@ -111,6 +121,7 @@ export class CommandService {
   }
 
   addProduct(input: { name: string; price: Cents | string | number }, ctx: CommandContext): Promise<CommandResult> {
+    requireAdmin(ctx.actor);
     const productId = newId();
     return this.product(productId, { type: 'AddProduct', data: { productId, ...input } }, ctx);
   }
@@ -120,6 +131,7 @@ export class CommandService {
     ctx: CommandContext,
   ): Promise<CommandResult> {
     const { productId, expectedVersion, name, price } = input;
+    requireAdmin(ctx.actor);
     return this.product(
       existingId('Product', productId),
       { type: 'UpdateProduct', data: { productId, name, price } },
@@ -132,6 +144,7 @@ export class CommandService {
     input: { userId: string; items: readonly OrderLineRequest[] },
     ctx: CommandContext,
   ): Promise<CommandResult> {
+    requireSelfOrAdmin(ctx.actor, input.userId);
     // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
     validateOrderLines(input.items);
     const productIds = input.items.map((i) => i.productId).filter(isId);
@@ -151,25 +164,30 @@ export class CommandService {
   }
 
   confirmOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    requireAdmin(ctx.actor);
     const orderId = existingId('Order', input.orderId);
     return this.order(orderId, { type: 'ConfirmOrder', data: { orderId } }, ctx, input.expectedVersion);
   }
 
   shipOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    requireAdmin(ctx.actor);
     const orderId = existingId('Order', input.orderId);
     return this.order(orderId, { type: 'ShipOrder', data: { orderId } }, ctx, input.expectedVersion);
   }
 
   deliverOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    requireAdmin(ctx.actor);
     const orderId = existingId('Order', input.orderId);
     return this.order(orderId, { type: 'DeliverOrder', data: { orderId } }, ctx, input.expectedVersion);
   }
 
+  /** Customers: their own orders, before shipping (the decider checks, as it knows the order). */
   cancelOrder(input: { orderId: string; reason: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    const requestedBy = requireAuthenticated(ctx.actor);
     const orderId = existingId('Order', input.orderId);
     return this.order(
       orderId,
-      { type: 'CancelOrder', data: { orderId, reason: input.reason } },
+      { type: 'CancelOrder', data: { orderId, reason: input.reason, requestedBy } },
       ctx,
       input.expectedVersion,
     );

@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config.js';
 import { DEMO_PRODUCTS, DEMO_USERS, eventCount, seedOnFirstStart } from '../../src/demo/seed.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { ADMIN, TEST_JWT_SECRET, bearer } from '../support/auth.js';
 import { startTestServer, testDbKind } from '../support/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -37,7 +38,7 @@ afterAll(async () => {
 /** The environment that points the app at `db`, as a user would set it. */
 function envFor(db: TestDatabase, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const { DATABASE_URL: _url, PGLITE_DIR: _dir, SEED: _seed, ...inherited } = process.env;
-  const env: NodeJS.ProcessEnv = { ...inherited, NODE_ENV: 'development', LOG_LEVEL: 'info', ...extra };
+  const env: NodeJS.ProcessEnv = { ...inherited, NODE_ENV: 'development', LOG_LEVEL: 'info', AUTH_JWT_SECRET: TEST_JWT_SECRET, ...extra };
   return db.databaseUrl ? { ...env, DATABASE_URL: db.databaseUrl } : { ...env, PGLITE_DIR: db.pgliteDir! };
 }
 
@@ -64,7 +65,8 @@ const money = (s: string) => Math.round(Number(s) * 100);
 /** The demo data as the API shows it, without ids (which differ per run). */
 async function snapshot(url: string) {
   const post = async (query: string) => {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const headers = { 'content-type': 'application/json', ...(await bearer(ADMIN)) };
+    const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify({ query }) });
     const body = (await res.json()) as { data?: any; errors?: unknown };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body.data;
@@ -129,7 +131,7 @@ describe('npm run seed and SEED=1 npm start', () => {
     expect(run.output).toMatch(/Done in .* 20 users, 30 products, 80 orders \(16 pending, 14 confirmed, 12 shipped, 24 delivered, 14 cancelled\); 270 commands/);
 
     // Look at it through a server on that database.
-    const config = loadConfig({}, { PORT: 0, HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: db.databaseUrl, PGLITE_DIR: db.pgliteDir ?? './data/pglite' });
+    const config = loadConfig({}, { PORT: 0, HOST: '127.0.0.1', LOG_LEVEL: 'silent', DATABASE_URL: db.databaseUrl, PGLITE_DIR: db.pgliteDir ?? './data/pglite', AUTH_JWT_SECRET: TEST_JWT_SECRET });
     const app = await startApp(config, createLogger('silent'));
     try {
       // One event per command: the log holds exactly what was sent, nothing inserted beside it.

@@ -1,7 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { AuthenticatedActor } from '../../src/domain/access.js';
 import {
   AlreadyExistsError,
+  ForbiddenError,
   InvalidTransitionError,
   NotFoundError,
   ValidationError,
@@ -49,9 +51,10 @@ function place(
 const confirm: OrderCommand = { type: 'ConfirmOrder', data: { orderId: ORDER_ID } };
 const ship: OrderCommand = { type: 'ShipOrder', data: { orderId: ORDER_ID } };
 const deliver: OrderCommand = { type: 'DeliverOrder', data: { orderId: ORDER_ID } };
-const cancel = (reason = 'Customer changed their mind'): OrderCommand => ({
+const STAFF = { role: 'admin', userId: 'staff-1' } as const;
+const cancel = (reason = 'Customer changed their mind', requestedBy: AuthenticatedActor = STAFF): OrderCommand => ({
   type: 'CancelOrder',
-  data: { orderId: ORDER_ID, reason },
+  data: { orderId: ORDER_ID, reason, requestedBy },
 });
 
 const placed: OrderPlaced = {
@@ -429,6 +432,36 @@ describe('order lifecycle', () => {
     ])('a reason of %s is accepted', (_label, reason, stored) => {
       spec.given(history.CONFIRMED).when(cancel(reason)).then([cancelled(stored)]);
     });
+  });
+
+  describe('cancelling as the customer', () => {
+    const owner: AuthenticatedActor = { role: 'customer', userId: USER_ID };
+    const stranger: AuthenticatedActor = { role: 'customer', userId: '00000000-0000-4000-8000-00000000beef' };
+
+    it.each<OrderStatus>(['PENDING', 'CONFIRMED'])('the owner can cancel their %s order', (status) => {
+      spec.given(history[status]).when(cancel('Too late', owner)).then([cancelled('Too late')]);
+    });
+
+    it('the owner cannot cancel a SHIPPED order (staff can): FORBIDDEN naming the status', () => {
+      spec.given(history.SHIPPED).when(cancel('Too late', owner)).thenThrows(ForbiddenError, {
+        code: 'FORBIDDEN',
+        message: 'Customers may cancel an order only while it is PENDING or CONFIRMED; it is SHIPPED',
+      });
+    });
+
+    it.each<OrderStatus>(['PENDING', 'SHIPPED', 'DELIVERED'])(
+      "someone else's %s order looks exactly like a missing one: NOT_FOUND",
+      (status) => {
+        spec
+          .given(history[status])
+          .when(cancel('Mine now', stranger))
+          .thenThrows(NotFoundError, { code: 'NOT_FOUND', message: `Order not found: ${ORDER_ID}` });
+        spec
+          .given([])
+          .when(cancel('Mine now', stranger))
+          .thenThrows(NotFoundError, { code: 'NOT_FOUND', message: `Order not found: ${ORDER_ID}` });
+      },
+    );
   });
 
   describe('commands on an order that does not exist', () => {

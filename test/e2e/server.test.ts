@@ -5,6 +5,7 @@ import { openDatabase } from '../../src/infrastructure/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from '../support/databases.js';
 import { startTestServer, testDbKind, type TestServer } from '../support/server.js';
+import { TEST_JWT_SECRET } from '../support/auth.js';
 import { registerUser } from '../support/operations.js';
 
 let server: TestServer;
@@ -64,7 +65,7 @@ describe('startup and shutdown', () => {
       );
       await db.close();
       const config = loadConfig({}, {
-        PORT: 0, HOST: '127.0.0.1', DATABASE_URL: database.databaseUrl, PGLITE_DIR: database.pgliteDir ?? '', MIGRATE_ON_START: false, LOG_LEVEL: 'silent',
+        PORT: 0, HOST: '127.0.0.1', DATABASE_URL: database.databaseUrl, PGLITE_DIR: database.pgliteDir ?? '', MIGRATE_ON_START: false, LOG_LEVEL: 'silent', AUTH_JWT_SECRET: TEST_JWT_SECRET,
       });
       const error = await startApp(config, createLogger('silent')).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(MigrationsPendingError);

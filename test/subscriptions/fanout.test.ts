@@ -23,6 +23,10 @@ beforeAll(async () => {
     SUBSCRIPTION_BUFFER: BUFFER,
     // A stalled client cannot answer pings; keep-alive is not under test here.
     WS_KEEPALIVE_MS: 120_000,
+    // The stalled-client tests make messages heavy with 200 aliases.
+    GRAPHQL_MAX_ALIASES: 200,
+    GRAPHQL_MAX_COST: 100_000,
+    GRAPHQL_MAX_TOKENS: 10_000,
   });
 });
 // Each test starts with no subscription open, whatever the previous one left.

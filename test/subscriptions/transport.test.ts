@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { addProduct, placeOrder, registerUser, transition } from '../support/operations.js';
 import { RawWsClient, sleep, type Closed } from '../support/raw-ws.js';
+import { ADMIN, bearer } from '../support/auth.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 
 /**
@@ -81,7 +82,7 @@ describe('connection initialisation', () => {
   it('keeps a socket that initialises in time', async () => {
     const client = await connect(server, { init: false });
     await sleep(INIT_TIMEOUT_MS / 3);
-    client.send({ type: 'connection_init' });
+    client.send({ type: 'connection_init', payload: await bearer(ADMIN) });
     await client.waitFor((m) => m.type === 'connection_ack', 2_000, 'connection_ack');
     await sleep(INIT_TIMEOUT_MS * 2);
     expect(client.isOpen).toBe(true);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
 import type { GraphQLResponse } from './server.js';
 
 /** The project root: the server runs from here, as `npm start` would. */
@@ -65,6 +66,7 @@ function installExitHook() {
 
 /**
  * Spawns the real server (`node --import tsx src/main.ts`) as a child process
+import { TEST_JWT_SECRET } from './auth.js';
  * on a free port, and resolves once it logged "server started". Its JSON logs
  * are parsed and kept. Pair every call with `stop()`/`kill()`, e.g. via
  * `stopAll` in `afterAll`.
@@ -80,6 +82,7 @@ export async function startServerProcess(options: StartServerProcessOptions): Pr
       DATABASE_URL: options.databaseUrl,
       LOG_LEVEL: 'info',
       LEASE_RETRY_MS: '300',
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -171,7 +174,7 @@ export async function startServerProcess(options: StartServerProcessOptions): Pr
   const gql = async (query: string, variables?: Record<string, unknown>) => {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...(await bearer(ADMIN)) },
       body: JSON.stringify({ query, variables }),
     });
     return (await res.json()) as GraphQLResponse;

@@ -1,4 +1,6 @@
 import WebSocket, { type ClientOptions } from 'ws';
+import type { AuthenticatedActor } from '../../src/domain/access.js';
+import { ADMIN, bearer } from './auth.js';
 
 /** A message of the graphql-transport-ws protocol, as received, with its arrival time. */
 export interface Received {
@@ -50,12 +52,19 @@ export class RawWsClient {
     });
   }
 
-  /** Opens a socket with the graphql-transport-ws subprotocol (and, by default, acknowledges it). */
-  static async connect(httpUrl: string, options: { init?: boolean; ws?: ClientOptions } = {}): Promise<RawWsClient> {
+  /**
+   * Opens a socket with the graphql-transport-ws subprotocol and, by default,
+   * initialises it as staff (`as`: someone else; 'anonymous': no token).
+   */
+  static async connect(
+    httpUrl: string,
+    options: { init?: boolean; ws?: ClientOptions; as?: AuthenticatedActor | 'anonymous' } = {},
+  ): Promise<RawWsClient> {
     const client = new RawWsClient(new WebSocket(httpUrl.replace(/^http/, 'ws'), 'graphql-transport-ws', options.ws));
     await client.opened;
     if (options.init ?? true) {
-      client.send({ type: 'connection_init' });
+      const who = options.as ?? ADMIN;
+      client.send({ type: 'connection_init', payload: who === 'anonymous' ? {} : await bearer(who) });
       await client.waitFor((m) => m.type === 'connection_ack', 5_000, 'connection_ack');
     }
     return client;

@@ -1,6 +1,8 @@
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import type { AuthenticatedActor } from '../../src/domain/access.js';
+import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
 import { createTestDatabase } from './databases.js';
 
 export type DbKind = 'postgres' | 'pglite';
@@ -22,9 +24,15 @@ export interface TestServer {
   readonly database: { databaseUrl?: string; pgliteDir?: string };
   /** SQL statements sent so far (reset with `statements.length = 0`). */
   readonly statements: string[];
+  /**
+   * POSTs an operation as staff (an admin token), unless `headers` carry
+   * their own `authorization` (an empty one: anonymous).
+   */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<T>>;
   /** Like gql, but fails the test on any error and returns `data`. */
   ok<T = any>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  /** The same helpers acting as someone else: an actor, or 'anonymous' (no token). */
+  as(who: AuthenticatedActor | 'anonymous'): Pick<TestServer, 'gql' | 'ok'>;
   stop(): Promise<void>;
 }
 
@@ -46,6 +54,7 @@ export async function startTestServer(overrides: Partial<Config> & { runProjecto
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
       // Generous: CI machines run several suites at once.
       READ_YOUR_WRITES_TIMEOUT_MS: 15_000,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...configOverrides,
     },
   );
@@ -53,25 +62,33 @@ export async function startTestServer(overrides: Partial<Config> & { runProjecto
     onQuery: (sql) => statements.push(sql),
     runProjectors,
   });
-  const gql = async (query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) => {
-    const res = await fetch(app.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as GraphQLResponse;
+  const client = (who: AuthenticatedActor | 'anonymous') => {
+    const gql = async (query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) => {
+      const own = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization');
+      const auth = own || who === 'anonymous' ? {} : await bearer(who);
+      const res = await fetch(app.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...auth, ...headers },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await res.json()) as GraphQLResponse;
+    };
+    const ok = async (query: string, variables?: Record<string, unknown>) => {
+      const result = await gql(query, variables);
+      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+      return result.data;
+    };
+    return { gql, ok };
   };
+  const { gql, ok } = client(ADMIN);
   return {
     app,
     url: app.url,
     database: { databaseUrl: database.databaseUrl, pgliteDir: database.pgliteDir },
     statements,
     gql,
-    async ok(query, variables) {
-      const result = await gql(query, variables);
-      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-      return result.data;
-    },
+    ok,
+    as: client,
     async stop() {
       await app.stop();
       await database.dispose();

@@ -1,13 +1,20 @@
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import WebSocket from 'ws';
+import type { AuthenticatedActor } from '../../src/domain/access.js';
+import { ADMIN, bearer } from './auth.js';
 
-/** A graphql-ws client for a test server's http URL. */
-export function wsClient(httpUrl: string, options: { lazy?: boolean } = {}): Client {
+/**
+ * A graphql-ws client for a test server's http URL, signed in as staff unless
+ * `as` says otherwise ('anonymous': no token in connection_init).
+ */
+export function wsClient(httpUrl: string, options: { lazy?: boolean; as?: AuthenticatedActor | 'anonymous' } = {}): Client {
+  const who = options.as ?? ADMIN;
   return createClient({
     url: httpUrl.replace(/^http/, 'ws'),
     webSocketImpl: WebSocket,
     lazy: options.lazy ?? true,
     retryAttempts: 0,
+    connectionParams: async () => (who === 'anonymous' ? {} : bearer(who)),
   });
 }
 

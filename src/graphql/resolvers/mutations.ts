@@ -1,5 +1,5 @@
 import type { MutationResolvers } from '../../generated/graphql.js';
-import type { CommandResult } from '../../write/commands.js';
+import type { CommandContext, CommandResult } from '../../write/commands.js';
 import type { GraphQLContext } from '../context.js';
 import type { PayloadModel } from '../mappers.js';
 
@@ -7,11 +7,22 @@ function payload(result: CommandResult): PayloadModel {
   return { id: result.id, version: result.version, position: result.position };
 }
 
-function commandContext(ctx: GraphQLContext) {
-  return { metadata: { correlationId: ctx.requestId, requestId: ctx.requestId } };
+function commandContext(ctx: GraphQLContext): CommandContext {
+  const { actor } = ctx;
+  return {
+    actor,
+    metadata: {
+      correlationId: ctx.requestId,
+      requestId: ctx.requestId,
+      actor: actor.role === 'anonymous' ? { role: actor.role } : { role: actor.role, userId: actor.userId },
+    },
+  };
 }
 
-/** Mutations are commands: each dispatches to the command service, nothing else. */
+/**
+ * Mutations are commands: each dispatches to the command service, nothing
+ * else. Who may run which command is decided there (src/write/commands.ts).
+ */
 export const Mutation: MutationResolvers = {
   registerUser: async (_, { input }, ctx) => payload(await ctx.commands.registerUser(input, commandContext(ctx))),
   updateUserProfile: async (_, { input }, ctx) =>

@@ -1,3 +1,4 @@
+import { orderOwnerScope, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../../domain/access.js';
 import { ValidationError } from '../../domain/errors.js';
 import { isId } from '../../domain/ids.js';
 import { parseCursor, type Cursor } from '../../eventlog/cursor.js';
@@ -22,6 +23,27 @@ export function checkSubscriptionArgs(field: string, args: Record<string, unknow
   void field;
 }
 
+/**
+ * Who may subscribe to what — the queries' rules: any signed-in user may
+ * follow an order, but a customer only ever receives their own (someone
+ * else's looks like one that does not exist yet); `ordersChanged` is
+ * restricted to the customer's orders (a filter for another user is
+ * FORBIDDEN); profiles are for their owner. Checked before a subscription
+ * starts and again by the resolvers.
+ */
+export function authorizeSubscription(field: string, args: Record<string, unknown>, actor: Actor): void {
+  switch (field) {
+    case 'ordersChanged':
+      orderOwnerScope(actor, (args.filter as { userId?: string | null } | null | undefined)?.userId);
+      return;
+    case 'userProfileChanged':
+      requireSelfOrAdmin(actor, String(args.userId));
+      return;
+    default:
+      requireAuthenticated(actor);
+  }
+}
+
 function sinceCursor(since: string): Cursor {
   const cursor = parseCursor(since);
   if (!cursor) throw new ValidationError('since', `expected a position as returned by the API (e.g. "812:40"), got "${since}"`);
@@ -31,24 +53,27 @@ function sinceCursor(since: string): Cursor {
 /** Subscriptions read only from read models, through the hub. */
 export const Subscription: SubscriptionResolvers = {
   orderStatusChanged: {
-    subscribe: (_, { orderId }, { subscriptions }) => {
+    subscribe: (_, { orderId }, { subscriptions, actor }) => {
       checkSubscriptionArgs('orderStatusChanged', { orderId });
-      return subscriptions.orderStatus(orderId);
+      const viewer = requireAuthenticated(actor);
+      return subscriptions.orderStatus(orderId, viewer.role === 'customer' ? viewer.userId : undefined);
     },
     resolve: (view: OrderView) => view,
   },
   ordersChanged: {
-    subscribe: (_, { filter, since }, { subscriptions }) => {
+    subscribe: (_, { filter, since }, { subscriptions, actor }) => {
+      const userId = orderOwnerScope(actor, filter?.userId);
       checkSubscriptionArgs('ordersChanged', { filter, since });
       return subscriptions.ordersChanged(
-        { userId: filter?.userId, status: filter?.status },
+        { userId, status: filter?.status },
         since == null ? undefined : sinceCursor(since),
       );
     },
     resolve: (view: OrderView) => view,
   },
   userProfileChanged: {
-    subscribe: (_, { userId }, { subscriptions }) => {
+    subscribe: (_, { userId }, { subscriptions, actor }) => {
+      requireSelfOrAdmin(actor, userId);
       checkSubscriptionArgs('userProfileChanged', { userId });
       return subscriptions.userProfile(userId);
     },

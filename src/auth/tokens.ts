@@ -1,0 +1,130 @@
+import { readFileSync } from 'node:fs';
+import {
+  SignJWT,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JWTVerifyGetKey,
+  type JWTVerifyOptions,
+} from 'jose';
+import type { AuthenticatedActor } from '../domain/access.js';
+import { AuthenticationError } from '../domain/errors.js';
+
+/** Roles a token may carry in its `role` claim. */
+export const ROLES = ['customer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** How tokens are checked. Exactly one of `secret` (HS256) and `jwks` (RS256/ES256). */
+export interface TokenVerifierOptions {
+  /** Shared secret for HS256. */
+  readonly secret?: string;
+  /** A JWKS: path of a JSON file, or an http(s) URL (fetched and cached by jose). */
+  readonly jwks?: string;
+  /** When set, the `iss` claim must equal it. */
+  readonly issuer?: string;
+  /** When set, the `aud` claim must contain it. */
+  readonly audience?: string;
+  /** Seconds of clock skew tolerated on `exp`/`nbf`. */
+  readonly clockToleranceSec?: number;
+}
+
+/** A token that passed every check. */
+export interface VerifiedToken {
+  readonly actor: AuthenticatedActor;
+  /** When the token stops being valid; long-lived sockets are closed then. */
+  readonly expiresAt: Date;
+}
+
+/** The token from an `Authorization: Bearer <token>` value; undefined when there is none. */
+export function bearerToken(header: unknown): string | undefined {
+  if (header === undefined || header === null || header === '') return undefined;
+  if (typeof header !== 'string') throw new AuthenticationError('Invalid authorization: expected "Bearer <token>"');
+  const match = /^Bearer +([\w-]+\.[\w-]+\.[\w-]*)$/i.exec(header.trim());
+  if (!match) throw new AuthenticationError('Invalid authorization: expected "Bearer <token>"');
+  return match[1];
+}
+
+/** Why a token was refused, in words a client developer can act on (nothing secret). */
+function reason(error: unknown): string {
+  if (error instanceof joseErrors.JWTExpired) return 'the token has expired';
+  if (error instanceof joseErrors.JWTClaimValidationFailed) return `claim "${error.claim}" is not valid (${error.reason})`;
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'the token is signed with an algorithm this server does not accept';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'the signature does not verify';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'no key in the key set matches the token';
+  if (error instanceof joseErrors.JWKSTimeout || error instanceof joseErrors.JWKSInvalid) return 'the key set could not be loaded';
+  // Anything that is not jose's own complaint about the token: fetching the key set failed.
+  if (!(error instanceof joseErrors.JOSEError)) return 'the key set could not be loaded';
+  return 'the token is malformed';
+}
+
+/**
+ * Verifies bearer JWTs with jose: signature (HS256 with a shared secret, or
+ * RS256/ES256 against a JWKS), `exp` (required), `nbf`, and `iss`/`aud` when
+ * configured. Claims: `sub` = user id, `role` = customer | admin.
+ */
+export class TokenVerifier {
+  private readonly key: Uint8Array | JWTVerifyGetKey;
+  private readonly options: JWTVerifyOptions;
+
+  constructor(options: TokenVerifierOptions) {
+    if (Boolean(options.secret) === Boolean(options.jwks)) {
+      throw new Error('Token verification needs exactly one of a shared secret (HS256) and a JWKS (RS256/ES256)');
+    }
+    if (options.secret) {
+      this.key = new TextEncoder().encode(options.secret);
+    } else {
+      const source = options.jwks!;
+      this.key = /^https?:\/\//i.test(source)
+        ? createRemoteJWKSet(new URL(source), { timeoutDuration: 5000, cooldownDuration: 30_000 })
+        : createLocalJWKSet(JSON.parse(readFileSync(source, 'utf8')));
+    }
+    this.options = {
+      algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
+      issuer: options.issuer,
+      audience: options.audience,
+      clockTolerance: options.clockToleranceSec ?? 5,
+      requiredClaims: ['exp', 'sub'],
+    };
+  }
+
+  /** Resolves with the actor, or rejects with UNAUTHENTICATED saying why. */
+  async verify(token: string): Promise<VerifiedToken> {
+    let payload;
+    try {
+      payload = (await jwtVerify(token, this.key as JWTVerifyGetKey, this.options)).payload;
+    } catch (error) {
+      throw new AuthenticationError(`Invalid token: ${reason(error)}`);
+    }
+    const { sub, role, exp } = payload;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > 200) {
+      throw new AuthenticationError('Invalid token: expected a "sub" claim with the user id');
+    }
+    if (!ROLES.includes(role as Role)) {
+      throw new AuthenticationError(`Invalid token: expected a "role" claim of ${ROLES.join(' or ')}, got ${JSON.stringify(role ?? null)}`);
+    }
+    return { actor: { role: role as Role, userId: sub }, expiresAt: new Date(exp! * 1000) };
+  }
+}
+
+export interface MintOptions {
+  readonly secret: string;
+  readonly userId: string;
+  readonly role: Role;
+  /** Lifetime in seconds. */
+  readonly expiresInSec: number;
+  readonly issuer?: string;
+  readonly audience?: string;
+}
+
+/** Signs an HS256 token the verifier accepts (dev tokens, `npm run token`, tests). */
+export function mintToken(options: MintOptions): Promise<string> {
+  let jwt = new SignJWT({ role: options.role })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(options.userId)
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + options.expiresInSec);
+  if (options.issuer) jwt = jwt.setIssuer(options.issuer);
+  if (options.audience) jwt = jwt.setAudience(options.audience);
+  return jwt.sign(new TextEncoder().encode(options.secret));
+}

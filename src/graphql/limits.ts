@@ -1,0 +1,111 @@
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
+import {
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  getNullableType,
+  isListType,
+  specifiedRules,
+  type DocumentNode,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
+import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+
+/**
+ * What one GraphQL operation may ask for. Applied identically to HTTP
+ * (Apollo) and WebSocket (graphql-ws) requests. Defaults and reasons: README
+ * "Limits on hostile queries".
+ */
+export interface OperationLimits {
+  /** Deepest field nesting (fragments flattened). */
+  readonly maxDepth: number;
+  /** Aliased fields per operation. */
+  readonly maxAliases: number;
+  /** Directives per operation. */
+  readonly maxDirectives: number;
+  /** Lexical tokens per document; checked while parsing, so a huge document costs little. */
+  readonly maxTokens: number;
+  /** Estimated cost (see `estimateCost`). */
+  readonly maxCost: number;
+  /** Schema introspection (`__schema`, `__type`). */
+  readonly introspection: boolean;
+}
+
+/**
+ * How many items a list field is assumed to return when it takes no page
+ * size: an order's lines (at most 100, usually a few) and the projections.
+ */
+const UNPAGED_LIST_ESTIMATE = 10;
+
+/**
+ * Cost ≈ the number of values the response can hold: every field costs 1; a
+ * field with a `pageSize` argument costs `pageSize` × what its page selects
+ * (the page's item list itself is not multiplied again); any other list
+ * costs UNPAGED_LIST_ESTIMATE × its selection. So
+ * `orders(pageSize: 100) { orders { items { product { name } } } }` costs
+ * about 100 × 10 × 3 — pagination and nesting multiply, as they do on the
+ * database and in the response.
+ */
+const listEstimator: ComplexityEstimator = ({ type, args, field, childComplexity }) => {
+  if (typeof args.pageSize === 'number') return 1 + Math.max(0, args.pageSize) * childComplexity;
+  if (!isListType(getNullableType(field.type))) return undefined;
+  const isPage = 'getFields' in type && 'pageSize' in type.getFields();
+  return 1 + (isPage ? 1 : UNPAGED_LIST_ESTIMATE) * childComplexity;
+};
+
+const ESTIMATORS = [listEstimator, simpleEstimator({ defaultComplexity: 1 })];
+
+/** The estimated cost of running `operationName` of `document` with `variables`. */
+export function estimateCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+): number {
+  return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: ESTIMATORS });
+}
+
+/** Validation rules on top of GraphQL's own: depth, aliases, directives, and introspection when it is off. */
+export function limitRules(limits: OperationLimits): ValidationRule[] {
+  const rules: ValidationRule[] = [
+    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, ignoreIntrospection: true }) as ValidationRule,
+    maxAliasesRule({ n: limits.maxAliases }) as ValidationRule,
+    maxDirectivesRule({ n: limits.maxDirectives }) as ValidationRule,
+  ];
+  if (!limits.introspection) rules.push(NoSchemaIntrospectionCustomRule);
+  return rules;
+}
+
+/** GraphQL's specified rules plus ours (for transports that validate themselves). */
+export function allValidationRules(limits: OperationLimits): ValidationRule[] {
+  return [...specifiedRules, ...limitRules(limits)];
+}
+
+/**
+ * Refuses an operation whose estimated cost is above the limit, saying by how
+ * much. Call after validation, with the request's variables (page sizes are
+ * usually variables).
+ */
+export function checkCost(
+  limits: OperationLimits,
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+): void {
+  let cost: number;
+  try {
+    cost = estimateCost(schema, document, variables, operationName);
+  } catch {
+    // Bad variables and the like are reported by execution, with their own message.
+    return;
+  }
+  if (cost > limits.maxCost) {
+    throw new GraphQLError(
+      `Query cost ${cost} exceeds the limit of ${limits.maxCost}: ask for smaller pages (pageSize) or fewer nested fields`,
+      { extensions: { code: 'QUERY_TOO_COMPLEX', cost, maxCost: limits.maxCost, http: { status: 400 } } },
+    );
+  }
+}
