@@ -46,9 +46,13 @@ const UNPAGED_LIST_ESTIMATE = 10;
  * costs UNPAGED_LIST_ESTIMATE × its selection. So
  * `orders(pageSize: 100) { orders { items { product { name } } } }` costs
  * about 100 × 10 × 3 — pagination and nesting multiply, as they do on the
- * database and in the response.
+ * database and in the response. Introspection costs nothing here (see below).
  */
 const listEstimator: ComplexityEstimator = ({ type, args, field, childComplexity }) => {
+  // Introspection (`__schema`, `__type`) is not costed: graphql's own
+  // MaxIntrospectionDepthRule (in specifiedRules) stops its cyclic queries,
+  // the token limit bounds its size, and production turns it off.
+  if (field.name.startsWith('__')) return 0;
   if (typeof args.pageSize === 'number') return 1 + Math.max(0, args.pageSize) * childComplexity;
   if (!isListType(getNullableType(field.type))) return undefined;
   const isPage = 'getFields' in type && 'pageSize' in type.getFields();

@@ -7,7 +7,7 @@
  * Queries and mutations go to POST /graphql, subscriptions over graphql-ws
  * (protocol graphql-transport-ws) to ws(s)://<host>/graphql; GraphiQL's
  * headers editor adds HTTP headers to requests (and to the websocket's
- * connection_init payload).
+ * connection_init payload) — which is how a bearer token is pasted in.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -43,10 +43,20 @@ const CSS = 'text/css; charset=utf-8';
 /** The IDE's first query, for a new browser (GraphiQL keeps the user's tabs afterwards). */
 const DEFAULT_QUERY = `# Welcome to the Orders GraphQL IDE.
 #
+# Sign in first: open the "Headers" tab below the editor and
+# paste
+#
+#   { "Authorization": "Bearer <token>" }
+#
+# \`npm start\` on the embedded database prints a development
+# admin token; \`npm run token -- --user <user id>\` mints a
+# customer's. Without a token only the catalog (products) and
+# registerUser are open. Headers go with every request and
+# with subscriptions.
+#
 # Run this query: Ctrl-Enter (Cmd-Enter) or the ▶ button.
 # The icons on the left open the schema documentation,
-# the query history and the explorer. Request headers
-# go in the "Headers" tab below the editor.
+# the query history and the explorer.
 #
 # No data yet? Stop the server and run \`npm run seed\`,
 # or start it with \`SEED=1 npm start\`.

@@ -18,6 +18,7 @@ import { loadConfig } from '../../src/config.js';
 import { IDE_ASSETS_PATH } from '../../src/server/ide.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { addProduct, placeOrder, registerUser, transition } from '../support/operations.js';
+import { ADMIN, bearer, tokenFor } from '../support/auth.js';
 import { launchChromium } from './chromium.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
@@ -96,7 +97,7 @@ describe('IDE over HTTP', () => {
 
   it('leaves GraphQL requests alone: JSON GETs and POSTs reach the API', async () => {
     const get = await fetch(`${server.url}?query=${encodeURIComponent('{ projections { name } }')}`, {
-      headers: { accept: 'application/json', 'apollo-require-preflight': 'true' },
+      headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...(await bearer(ADMIN)) },
     });
     expect(get.status).toBe(200);
     expect(((await get.json()) as any).data.projections).toHaveLength(3);
@@ -166,6 +167,13 @@ describe('IDE in headless Chromium', () => {
     return page;
   }
 
+  /** Pastes an admin token into the Headers tab, as a person would after `npm start` printed one. */
+  async function signIn(page: Page, extra: Record<string, string> = {}) {
+    const token = await tokenFor(ADMIN);
+    await page.getByRole('button', { name: 'Headers' }).click();
+    await setEditor(page, 'Headers', JSON.stringify({ Authorization: `Bearer ${token}`, ...extra }, null, 2));
+  }
+
   async function execute(page: Page) {
     await page.getByRole('button', { name: /^Execute query/ }).click();
   }
@@ -186,17 +194,27 @@ describe('IDE in headless Chromium', () => {
     await page.getByRole('button', { name: 'Show GraphiQL Explorer' }).click();
     await expect.poll(() => page.locator('.graphiql-explorer-root').first().innerText()).toContain('projections');
 
-    // A header from the headers editor goes with the request.
-    await page.getByRole('button', { name: 'Headers' }).click();
-    await setEditor(page, 'Headers', JSON.stringify({ 'x-request-id': 'ide-browser-test' }));
-    const sent = page.waitForRequest(
-      (r) => r.method() === 'POST' && r.headers()['x-request-id'] === 'ide-browser-test' && (r.postData() ?? '').includes('Catalog'),
-    );
+    // Signed out, the catalog is open, orders are not.
     await setEditor(page, 'Query Editor', 'query Catalog { products { total products { name price } } }');
     await execute(page);
-    await sent;
     await expect.poll(() => shown(page)).toContain('Apollo Guidance Computer manual');
     expect(await shown(page)).toContain('"59.00"');
+    await setEditor(page, 'Query Editor', 'query Mine { orders { total } }');
+    await execute(page);
+    await expect.poll(() => shown(page)).toContain('UNAUTHENTICATED');
+
+    // A pasted token (and any other header) from the headers editor goes with the request.
+    await signIn(page, { 'x-request-id': 'ide-browser-test' });
+    const sent = page.waitForRequest(
+      (r) =>
+        r.method() === 'POST' &&
+        r.headers()['x-request-id'] === 'ide-browser-test' &&
+        /^Bearer /.test(r.headers()['authorization'] ?? '') &&
+        (r.postData() ?? '').includes('Mine'),
+    );
+    await execute(page);
+    await sent;
+    await expect.poll(() => shown(page)).toMatch(/"total":\s*1\b/);
 
     // The query is in the history.
     await page.getByRole('button', { name: 'Show History' }).click();
@@ -210,6 +228,8 @@ describe('IDE in headless Chromium', () => {
     const { orderId } = await placeOrder(server, userId, [{ productId, quantity: 2 }]);
 
     const watcher = await openIde();
+    // The token travels in the websocket's connection_init payload too.
+    await signIn(watcher);
     await setEditor(
       watcher,
       'Query Editor',
@@ -221,6 +241,7 @@ describe('IDE in headless Chromium', () => {
 
     // …then a mutation from another IDE tab…
     const other = await openIde();
+    await signIn(other);
     await setEditor(
       other,
       'Query Editor',

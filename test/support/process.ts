@@ -44,9 +44,10 @@ export interface ServerProcess {
 }
 
 export interface StartServerProcessOptions {
-  readonly databaseUrl: string;
-  /** Extra or overriding environment variables. */
-  readonly env?: Record<string, string>;
+  /** PostgreSQL; without it the server runs on the embedded database (set PGLITE_DIR in `env`). */
+  readonly databaseUrl?: string;
+  /** Extra or overriding environment variables; `undefined` removes one. */
+  readonly env?: Record<string, string | undefined>;
   /** How long to wait for "server started" (default 30 s). */
   readonly startTimeoutMs?: number;
 }
@@ -66,7 +67,6 @@ function installExitHook() {
 
 /**
  * Spawns the real server (`node --import tsx src/main.ts`) as a child process
-import { TEST_JWT_SECRET } from './auth.js';
  * on a free port, and resolves once it logged "server started". Its JSON logs
  * are parsed and kept. Pair every call with `stop()`/`kill()`, e.g. via
  * `stopAll` in `afterAll`.
@@ -75,16 +75,18 @@ export async function startServerProcess(options: StartServerProcessOptions): Pr
   installExitHook();
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: {
-      ...process.env,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATABASE_URL: options.databaseUrl,
-      LOG_LEVEL: 'info',
-      LEASE_RETRY_MS: '300',
-      AUTH_JWT_SECRET: TEST_JWT_SECRET,
-      ...options.env,
-    },
+    env: Object.fromEntries(
+      Object.entries({
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: options.databaseUrl,
+        LOG_LEVEL: 'info',
+        LEASE_RETRY_MS: '300',
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        ...options.env,
+      }).filter(([, value]) => value !== undefined),
+    ),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
