@@ -15,6 +15,7 @@ import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/read-model.js';
 import { usersProjection } from './projections/users/projection.js';
 import { resolveAuth } from './auth/setup.js';
+import { Metrics } from './observability/metrics.js';
 import { createHttpServer } from './server/http.js';
 import { CommandService } from './write/commands.js';
 import { prismaWriteModel } from './write-model/stores.js';
@@ -111,10 +112,15 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const progress = new ProjectionProgress((name) => readCheckpoint(db.prisma, name));
   const notifications = await openNotifications(db, warn('notification connection failed'));
   const leases = openLeases(db, warn('lease connection failed'));
+  // Metrics read the same sources as the `projections` query and the hub.
+  let hubRef: SubscriptionHub | undefined;
+  const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hubRef?.size ?? 0 });
   const hub = new SubscriptionHub(db.prisma, {
     bufferLimit: config.SUBSCRIPTION_BUFFER,
     onError: warn('subscription feed read failed'),
+    onDropped: (count) => metrics.messagesDroppedBy(count),
   });
+  hubRef = hub;
   await hub.start();
 
   const announceProgress = new Map(
@@ -135,10 +141,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   );
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
   const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
-  const commands = new CommandService(prismaWriteModel(db.prisma), undefined, (result) => {
-    wakeProjectors(parseCursor(result.position) ?? undefined);
-    announceEvents(result.position);
-  });
+  const commands = metrics.instrument(
+    new CommandService(metrics.countAppends(prismaWriteModel(db.prisma)), undefined, (result) => {
+      wakeProjectors(parseCursor(result.position) ?? undefined);
+      announceEvents(result.position);
+    }),
+  );
 
   // Other instances' commits wake our projectors; their projectors' progress
   // advances our read-your-writes waits and subscription feeds.
@@ -196,6 +204,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
     tokens: auth.verifier,
+    metrics: config.METRICS_ENABLED ? metrics : undefined,
+    onSubscriptionMessage: () => metrics.messageSent(),
     limits: {
       maxDepth: config.GRAPHQL_MAX_DEPTH,
       maxAliases: config.GRAPHQL_MAX_ALIASES,

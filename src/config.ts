@@ -41,6 +41,8 @@ const Env = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(10),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10_000),
+  /** Serve Prometheus metrics at GET /metrics. */
+  METRICS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */
   SEED: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 }).transform(({ IDE_ENABLED, INTROSPECTION_ENABLED, ...env }) => ({

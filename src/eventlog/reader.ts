@@ -50,6 +50,18 @@ export class EventLogReader {
     return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos) } : LOG_START;
   }
 
+  /**
+   * How far behind a reader at `after` is: the readable events after it, and
+   * when the oldest of them occurred (null when there are none).
+   */
+  async lagAfter(after: Cursor): Promise<{ events: number; oldest: Date | null }> {
+    const [row] = await this.db.$queryRaw<Array<{ n: number; oldest: Date | string | null }>>`
+      SELECT count(*)::int AS n, min(occurred_at) AS oldest FROM event_log
+      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
+        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+    return { events: row?.n ?? 0, oldest: row?.oldest == null ? null : new Date(row.oldest) };
+  }
+
   /** How many readable events lie after `after`. */
   async countAfter(after: Cursor): Promise<number> {
     const [row] = await this.db.$queryRaw<Array<{ n: number }>>`

@@ -10,7 +10,10 @@ export interface ProjectionStatus {
   readonly name: string;
   readonly position: string;
   readonly headPosition: string;
+  /** Readable events not yet applied. */
   readonly lag: number;
+  /** Age of the oldest of them, in seconds (0 when caught up). */
+  readonly lagSeconds: number;
 }
 
 /**
@@ -38,11 +41,13 @@ export function readModel(db: PrismaClient, reader: EventLogReader, projectionNa
       return Promise.all(
         projectionNames.map(async (name) => {
           const checkpoint = await readCheckpoint(db, name);
+          const lag = await reader.lagAfter(checkpoint);
           return {
             name,
             position: formatCursor(checkpoint),
             headPosition: formatCursor(head),
-            lag: await reader.countAfter(checkpoint),
+            lag: lag.events,
+            lagSeconds: lag.oldest ? Math.max(0, (Date.now() - lag.oldest.getTime()) / 1000) : 0,
           };
         }),
       );

@@ -44,6 +44,10 @@ export interface HttpServerDeps {
   readonly tokens: TokenVerifier;
   /** Depth, alias, directive, token and cost limits; introspection on or off. */
   readonly limits: OperationLimits;
+  /** Served at GET /metrics (Prometheus text format) when given. */
+  readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
+  /** Called for every subscription message sent (metrics). */
+  readonly onSubscriptionMessage?: () => void;
 }
 
 /**
@@ -96,6 +100,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     logger: deps.logger,
     limits: deps.webSocket,
     operationLimits: deps.limits,
+    onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
     context: (requestId, actor) => context(requestId, actor, false),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
@@ -140,6 +145,19 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const state = await deps.ready().catch((error: unknown) => ({ ready: false, reason: String(error) }));
     res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
   });
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get('/metrics', async (_req, res) => {
+      try {
+        const { contentType, body } = await metrics.render();
+        res.setHeader('Content-Type', contentType);
+        res.send(body);
+      } catch (error) {
+        deps.logger.warn({ err: error }, 'metrics could not be collected');
+        res.status(503).type('text/plain').send('metrics unavailable\n');
+      }
+    });
+  }
   mountIde(app, { enabled: deps.ide ?? false });
   app.use(
     '/graphql',

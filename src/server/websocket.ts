@@ -37,6 +37,8 @@ export interface WebSocketDeps {
   readonly logger: Logger;
   readonly limits: WebSocketLimits;
   readonly operationLimits: OperationLimits;
+  /** Called for every `next` message sent (metrics). */
+  readonly onMessage?: () => void;
   readonly tokens: TokenVerifier;
   /** Builds the context of one subscription. */
   readonly context: (requestId: string, actor: Actor) => GraphQLContext;
@@ -163,6 +165,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
         return args;
       },
       onNext(_ctx, _id, _payload, _args, result) {
+        deps.onMessage?.();
         if (!result.errors?.length) return undefined;
         return { ...result, errors: result.errors.map((e) => deps.formatError(e as GraphQLError)) };
       },

@@ -1,0 +1,131 @@
+/**
+ * GET /metrics (Prometheus text format, prom-client): commands by name and
+ * outcome, events appended, each projection's position and lag (in events and
+ * in seconds), open subscriptions and messages sent — what an operator needs
+ * to see that the service is healthy or falling behind.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { customer } from '../support/auth.js';
+import { addProduct, placeOrder, registerUser } from '../support/operations.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { record, wsClient } from '../support/ws.js';
+
+/** The value of one sample (exact label set), or undefined. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  const wanted = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort()
+    .join(',');
+  for (const line of text.split('\n')) {
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = (match[2] ?? '').split(',').filter(Boolean).sort().join(',');
+    if (have === wanted) return Number(match[3]);
+  }
+  return undefined;
+}
+
+async function scrape(server: TestServer): Promise<string> {
+  const res = await fetch(new URL('/metrics', server.url));
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+describe('metrics', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server?.stop());
+
+  it('count commands by name and outcome, time them, and count the events they appended', async () => {
+    const before = await scrape(server);
+    const { userId } = await registerUser(server, 'Grace');
+    const { productId } = await addProduct(server, 'Compiler', '10.00');
+    await placeOrder(server, userId, [{ productId, quantity: 1 }]);
+    // A refusal is counted under its code, and appends nothing.
+    const refused = await server
+      .as(customer(userId))
+      .gql('mutation($id: ID!) { confirmOrder(input: { orderId: $id }) { version } }', { id: productId });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+
+    const after = await scrape(server);
+    const delta = (name: string, labels: Record<string, string>) => (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+    expect(delta('orders_commands_total', { command: 'registerUser', outcome: 'ok' })).toBe(1);
+    expect(delta('orders_commands_total', { command: 'placeOrder', outcome: 'ok' })).toBe(1);
+    expect(delta('orders_commands_total', { command: 'confirmOrder', outcome: 'FORBIDDEN' })).toBe(1);
+    expect(delta('orders_command_duration_seconds_count', { command: 'placeOrder', outcome: 'ok' })).toBe(1);
+    expect(sample(after, 'orders_command_duration_seconds_bucket', { command: 'placeOrder', outcome: 'ok', le: '+Inf' })).toBeGreaterThanOrEqual(1);
+    expect(delta('orders_events_appended_total', { aggregate: 'User' })).toBe(1);
+    expect(delta('orders_events_appended_total', { aggregate: 'Product' })).toBe(1);
+    expect(delta('orders_events_appended_total', { aggregate: 'Order' })).toBe(1);
+    // Process metrics come along.
+    expect(sample(after, 'process_cpu_seconds_total')).toBeGreaterThan(0);
+  });
+
+  it('show each projection caught up at the head of the log', async () => {
+    for (const projector of server.app.projectors) await projector.catchUp();
+    const text = await scrape(server);
+    const { projections } = await server.ok('{ projections { name position lag lagSeconds } }');
+    for (const p of projections) {
+      expect(sample(text, 'orders_projection_lag_events', { projection: p.name })).toBe(0);
+      expect(sample(text, 'orders_projection_lag_seconds', { projection: p.name })).toBe(0);
+      expect(sample(text, 'orders_projection_position', { projection: p.name })).toBe(Number(p.position.split(':')[1]));
+      expect(p.lagSeconds).toBe(0);
+    }
+  });
+
+  it('count open subscriptions and the messages sent to them', async () => {
+    const { userId } = await registerUser(server, 'Linus');
+    const client = wsClient(server.url);
+    try {
+      const before = await scrape(server);
+      const sub = record(client, 'subscription($id: ID!) { userProfileChanged(userId: $id) { name } }', { id: userId });
+      await sub.next(1);
+      const during = await scrape(server);
+      expect(sample(during, 'orders_subscriptions_open')).toBe(1);
+      expect((sample(during, 'orders_subscription_messages_sent_total') ?? 0) - (sample(before, 'orders_subscription_messages_sent_total') ?? 0)).toBe(1);
+      sub.dispose();
+      await expect.poll(async () => sample(await scrape(server), 'orders_subscriptions_open')).toBe(0);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe('metrics of a projection that is behind', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    // Projectors not running: every event stays unapplied.
+    server = await startTestServer({ runProjectors: false });
+  });
+  afterAll(() => server?.stop());
+
+  it('report the unapplied events and the age of the oldest, in /metrics and the projections query', async () => {
+    await server.gql('mutation { registerUser(input: { name: "Waiting", email: "waiting@example.com" }) { userId } }');
+    await server.gql('mutation { registerUser(input: { name: "Also", email: "also@example.com" }) { userId } }');
+    await new Promise((r) => setTimeout(r, 1100));
+    const text = await scrape(server);
+    expect(sample(text, 'orders_projection_lag_events', { projection: 'users' })).toBe(2);
+    expect(sample(text, 'orders_projection_lag_seconds', { projection: 'users' })).toBeGreaterThanOrEqual(1);
+    // Every projection reads the whole log, relevant to it or not.
+    expect(sample(text, 'orders_projection_lag_events', { projection: 'products' })).toBe(2);
+    const { projections } = await server.ok('{ projections { name lag lagSeconds } }');
+    const users = projections.find((p: { name: string }) => p.name === 'users');
+    expect(users.lag).toBe(2);
+    expect(users.lagSeconds).toBeGreaterThanOrEqual(1);
+    expect(users.lagSeconds).toBeLessThan(60);
+  });
+});
+
+describe('with METRICS_ENABLED=false', () => {
+  it('serves no /metrics', async () => {
+    const server = await startTestServer({ METRICS_ENABLED: false });
+    try {
+      expect((await fetch(new URL('/metrics', server.url))).status).toBe(404);
+    } finally {
+      await server.stop();
+    }
+  });
+});
