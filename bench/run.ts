@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
 import pg from 'pg';
 import WebSocket from 'ws';
+import { createBenchAuth, requestHeaders, serverAuthEnv, useBenchAuth } from './lib/auth.js';
 import { BenchDatabases } from './lib/db.js';
 import { forceGc } from './lib/inspector.js';
 import { body, ORDER, ORDERS, ORDERS_CHANGED, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
@@ -58,6 +59,12 @@ const REBUILD_EVENTS = Number(args.get('rebuild-events') ?? 100_000);
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
+/** This run's JWT secret (every server process) and admin token (every request and connection_init). */
+const auth = await createBenchAuth();
+useBenchAuth(auth);
+/** The token goes to load generators in their environment, never into a file. */
+const clientEnv = { BENCH_AUTHORIZATION: auth.authorization };
+
 // ───────────── shared state ─────────────
 
 const dbs = new BenchDatabases();
@@ -73,12 +80,14 @@ function noteLoad(phase: string) {
 }
 
 let loads = 0;
-/** One autocannon run in a separate process (its config passed in a file). */
+/** One load run in a separate process (its config passed in a file). */
 async function runLoadOnce(config: LoadConfig): Promise<LoadResult> {
   let last = '';
   const file = join(os.tmpdir(), `${dbs.prefix}-load-${++loads}.json`);
   writeFileSync(file, JSON.stringify(config));
-  const child = spawnNode({ name: 'autocannon', script: 'bench/load/http-load.ts', args: [file], onLine: (l) => (last = l) });
+  // A fixed rate goes to the steady open-loop generator (autocannon's rate mode sends per-second bursts).
+  const script = config.overallRate ? 'bench/load/steady-load.ts' : 'bench/load/http-load.ts';
+  const child = spawnNode({ name: script, script, args: [file], env: clientEnv, onLine: (l) => (last = l) });
   const code = await child.exited;
   rmSync(file, { force: true });
   if (code !== 0 || !last) throw new Error(`load generator failed (exit ${code}):\n${child.output()}`);
@@ -146,7 +155,21 @@ async function setup(): Promise<Fixture> {
   return { world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies };
 }
 
+/**
+ * With --projector-instance, a second server process on the same database is
+ * started FIRST: it takes every projection's lease (README: several
+ * instances), so the API process under load serves requests only and its
+ * projections run in the other process (on the other core).
+ */
+async function startProjectorInstance(fixture: Fixture): Promise<void> {
+  log('starting a projector instance first (it takes the projection leases)');
+  const projector = await startApiServer({ databaseUrl: fixture.apiUrl, root: serverRoot, env: { ...serverEnv } });
+  children.push(projector);
+  await waitForProjections(projector.url);
+}
+
 async function startApi(fixture: Fixture, cpuProfileDir?: string): Promise<RunningServer> {
+  if (args.get('projector-instance') === 'true') await startProjectorInstance(fixture);
   apiInspectPort = await freePort();
   log(`starting the API from ${serverRoot}${cpuProfileDir ? ' with --cpu-prof' : ''}`);
   const server = await startApiServer({
@@ -211,8 +234,8 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
   // Same JSON shape: compare one answer of each kind.
   const sameShape = async (path: string, b: string) => {
     const [ours, base] = await Promise.all([
-      fetch(api!.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b }).then((r) => r.json()),
-      fetch(`${rawQueries.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b }).then((r) => r.json()),
+      fetch(api!.url, { method: 'POST', headers: requestHeaders(), body: b }).then((r) => r.json()),
+      fetch(`${rawQueries.url}${path}`, { method: 'POST', headers: requestHeaders(), body: b }).then((r) => r.json()),
     ]);
     return JSON.stringify(ours) === JSON.stringify(base);
   };
@@ -275,7 +298,12 @@ async function lag(fixture: Fixture, raw: RunningServer) {
   const out: Record<string, unknown> = {};
   // Ours: one graphql-ws subscriber (in this process; the load runs in another).
   const arrivals = new Map<string, number>();
-  const client = createClient({ url: api!.url.replace(/^http/, 'ws'), webSocketImpl: WebSocket, retryAttempts: 0 });
+  const client = createClient({
+    url: api!.url.replace(/^http/, 'ws'),
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { authorization: auth.authorization },
+  });
   const dispose = client.subscribe<{ ordersChanged: { id: string } }>(
     { query: ORDERS_CHANGED },
     { next: (m) => m.data && !arrivals.has(m.data.ordersChanged.id) && arrivals.set(m.data.ordersChanged.id, now()), error: (e) => log(`lag subscription error ${JSON.stringify(e)}`), complete: () => undefined },
@@ -295,14 +323,16 @@ async function lag(fixture: Fixture, raw: RunningServer) {
       const common = { durationSec: DURATION, warmupSec: WARMUP, body: fixture.placeBody, recordOrders: true };
       const shape = rate ? { connections: 64, overallRate: rate } : { connections: 64 };
       log(`lag: placeOrder at ${mode} → ordersChanged (ours)`);
-      const ours = await runLoad({ url: api!.url, ...common, ...shape });
+      const ours = await runLoad({ url: api!.url, ...common, ...shape }, api!.pid);
       await sleep(2000);
       const o = lagOf(ours.orders ?? [], arrivals, ours);
-      log(`  ours ${o.rps.toFixed(0)} cmd/s, lag p50 ${o.lagMs.p50.toFixed(1)} p99 ${o.lagMs.p99.toFixed(1)} max ${o.lagMs.max.toFixed(1)} ms, missing ${o.missing}`);
+      const busy = ((ours.serverCpuMsPerRequest ?? 0) * ours.rps) / 10;
+      log(`  ours ${o.rps.toFixed(0)} cmd/s (server ${busy.toFixed(0)}% of a core), lag p50 ${o.lagMs.p50.toFixed(1)} p99 ${o.lagMs.p99.toFixed(1)} max ${o.lagMs.max.toFixed(1)} ms, missing ${o.missing}`);
       await waitForProjections(api!.url);
       noteLoad(`lag ${mode}`);
       log(`lag: raw baseline (commit → NOTIFY → LISTEN) at ${mode}`);
-      const base = await runLoad({ url: `${raw.url}/placeOrder?notify=1`, ...common, ...shape });
+      const base = await runLoad({ url: `${raw.url}/placeOrder?notify=1`, ...common, ...shape }, raw.pid);
+      const baseBusy = ((base.serverCpuMsPerRequest ?? 0) * base.rps) / 10;
       await sleep(1000);
       const b = lagOf(base.orders ?? [], rawArrivals, base);
       log(`  raw  ${b.rps.toFixed(0)} cmd/s, lag p50 ${b.lagMs.p50.toFixed(1)} p99 ${b.lagMs.p99.toFixed(1)} max ${b.lagMs.max.toFixed(1)} ms`);
@@ -313,8 +343,10 @@ async function lag(fixture: Fixture, raw: RunningServer) {
         row(scenario, 'response → message p50', 'ms', o.lagMs.p50, b.lagMs.p50),
         row(scenario, 'response → message p99', 'ms', o.lagMs.p99, b.lagMs.p99, rate === 200 ? { kind: 'ours≤', value: 50 } : undefined),
         row(scenario, 'response → message max', 'ms', o.lagMs.max, b.lagMs.max, undefined, o.missing ? `${o.missing} never delivered` : undefined),
+        row(scenario, 'server CPU busy (of one core)', '%', busy, baseBusy),
+        row(scenario, 'command latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
       );
-      out[mode] = { ours: o, baseline: b };
+      out[mode] = { ours: { ...o, serverBusyPct: busy, latencyMs: ours.latencyMs }, baseline: { ...b, serverBusyPct: baseBusy, latencyMs: base.latencyMs } };
     }
   } finally {
     dispose();
@@ -342,6 +374,7 @@ async function fanoutAgainst(target: { pid: number; inspectPort: number; wsUrl: 
     name: 'fan-out subscribers',
     script: 'bench/load/fanout.ts',
     args: [JSON.stringify({ wsUrl: target.wsUrl, triggerUrl: target.triggerUrl, triggerBody: body })],
+    env: clientEnv,
     onLine: (line) => replies.shift()?.(JSON.parse(line)),
   });
   const ask = <T = any>(command: object, timeoutMs = 180_000): Promise<T> =>
@@ -403,7 +436,7 @@ async function fanout(fixture: Fixture) {
   log('fan-out: raw ws broadcast baseline');
   const inspectPort = await freePort();
   const port = await freePort();
-  const base = spawnNode({ name: 'ws baseline', script: 'bench/baseline/ws-server.ts', nodeArgs: [`--inspect-port=127.0.0.1:${inspectPort}`], env: { PORT: String(port) } });
+  const base = spawnNode({ name: 'ws baseline', script: 'bench/baseline/ws-server.ts', nodeArgs: [`--inspect-port=127.0.0.1:${inspectPort}`], env: { PORT: String(port), ...serverAuthEnv() } });
   children.push(base);
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, base);
   const raw = await fanoutAgainst(

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { requestHeaders, serverAuthEnv } from './auth.js';
 import { freePort, ROOT, sleep, spawnNode, waitForHttp, type Child } from './processes.js';
 
 export interface RunningServer {
@@ -38,6 +39,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       ...options.env,
+      ...serverAuthEnv(),
     },
   });
   await waitForHttp(`http://127.0.0.1:${port}/readyz`, child);
@@ -47,13 +49,13 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
 /** Starts a raw baseline server (bench/baseline/*.ts) on a free port. */
 export async function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawnNode({ name: script, script: join('bench/baseline', script), env: { PORT: String(port), ...env } });
+  const child = spawnNode({ name: script, script: join('bench/baseline', script), env: { PORT: String(port), ...env, ...serverAuthEnv() } });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
   return { child, port, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
 }
 
 export async function gql<T = any>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(url, { method: 'POST', headers: requestHeaders(), body: JSON.stringify({ query, variables }) });
   const json = (await res.json()) as { data?: T; errors?: unknown[] };
   if (json.errors?.length || !json.data) throw new Error(`GraphQL errors: ${JSON.stringify(json.errors ?? json)}`);
   return json.data;

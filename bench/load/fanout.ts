@@ -12,10 +12,15 @@
  *       subscription has received it → { ok, open, requestMs, firstMs, p50Ms, allMs }
  *       (times from the mutation's HTTP response to first / median / last delivery)
  *   { cmd: 'close' } → closes everything and exits.
+ *
+ * With $BENCH_AUTHORIZATION ("Bearer <token>", bench/lib/auth.ts), every
+ * connection_init carries `{ authorization }` and the trigger request the
+ * Authorization header.
  */
 import { createInterface } from 'node:readline';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { requestHeaders } from '../lib/auth.js';
 import { ORDERS_CHANGED } from '../lib/operations.js';
 import { now, percentile } from '../lib/stats.js';
 
@@ -26,6 +31,8 @@ interface Config {
 }
 
 const config = JSON.parse(process.argv[2] ?? '{}') as Config;
+const authorization = process.env.BENCH_AUTHORIZATION || undefined;
+const headers = requestHeaders(authorization);
 const clients: Client[] = [];
 const disposers: Array<() => void> = [];
 let open = 0;
@@ -61,6 +68,7 @@ function connect(): Client {
     webSocketImpl: WebSocket,
     lazy: false,
     retryAttempts: 0,
+    connectionParams: authorization ? { authorization } : undefined,
     on: {
       error: (error) => {
         failures++;
@@ -72,7 +80,7 @@ function connect(): Client {
 
 async function placeOrder(): Promise<{ orderId: string; sentAt: number; answeredAt: number }> {
   const sentAt = now();
-  const res = await fetch(config.triggerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: config.triggerBody });
+  const res = await fetch(config.triggerUrl, { method: 'POST', headers, body: config.triggerBody });
   const text = await res.text();
   const answeredAt = now();
   const match = /"orderId":"([0-9a-f-]{36})"/.exec(text);

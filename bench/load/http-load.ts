@@ -6,9 +6,12 @@
  * Warms up, then runs for a fixed time and prints one JSON line (LoadResult)
  * on stdout. Latencies are recorded per response with sub-millisecond
  * resolution (autocannon's own histogram keeps whole milliseconds).
+ * Every request carries `Authorization: $BENCH_AUTHORIZATION` when set
+ * (bench/lib/auth.ts; passed in the environment, never in the config file).
  */
 import { readFileSync } from 'node:fs';
 import autocannon, { type Request } from 'autocannon';
+import { requestHeaders } from '../lib/auth.js';
 import { now, summarize, type Summary } from '../lib/stats.js';
 
 export interface LoadConfig {
@@ -20,7 +23,10 @@ export interface LoadConfig {
   readonly connections: number;
   readonly durationSec: number;
   readonly warmupSec: number;
-  /** Open-loop: requests per second over all connections (autocannon overallRate). */
+  /**
+   * Open loop: requests per second. The bench sends these runs to
+   * steady-load.ts instead (autocannon's overallRate comes in per-second bursts).
+   */
   readonly overallRate?: number;
   /** Record (orderId, response time) pairs from placeOrder responses, for the lag scenario. */
   readonly recordOrders?: boolean;
@@ -41,6 +47,7 @@ export interface LoadResult {
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadConfig;
+const headers = requestHeaders(process.env.BENCH_AUTHORIZATION || undefined);
 
 function run(durationSec: number, record: boolean): Promise<LoadResult> {
   const latencies: number[] = [];
@@ -49,7 +56,7 @@ function run(durationSec: number, record: boolean): Promise<LoadResult> {
   const bodies = config.bodies;
   const request: Request = {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers,
     body: config.body ?? bodies?.[0],
   };
   if (bodies && bodies.length > 1) {
