@@ -18,7 +18,9 @@ import { resolveAuth } from './auth/setup.js';
 import { Metrics } from './observability/metrics.js';
 import { createHttpServer } from './server/http.js';
 import { CommandService } from './write/commands.js';
+import { withFaultTranslation } from './write-model/faults.js';
 import { prismaWriteModel } from './write-model/stores.js';
+import { classifyFault } from './infrastructure/db/faults.js';
 
 export const PROJECTIONS: readonly Projection[] = [usersProjection, productsProjection, ordersProjection];
 
@@ -142,7 +144,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
   const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
   const commands = metrics.instrument(
-    new CommandService(metrics.countAppends(prismaWriteModel(db.prisma)), undefined, (result) => {
+    new CommandService(metrics.countAppends(withFaultTranslation(prismaWriteModel(db.prisma))), undefined, (result) => {
       wakeProjectors(parseCursor(result.position) ?? undefined);
       announceEvents(result.position);
     }),
@@ -204,6 +206,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
     tokens: auth.verifier,
+    isTransientFault: (error) => classifyFault(error) !== undefined,
     metrics: config.METRICS_ENABLED ? metrics : undefined,
     onSubscriptionMessage: () => metrics.messageSent(),
     limits: {

@@ -34,10 +34,19 @@ function exposed(error: unknown): (Error & { code: string }) | undefined {
  * safe details; GraphQL's own request errors pass through; anything else
  * becomes INTERNAL_SERVER_ERROR with nothing leaked (the original is logged).
  */
-export function createErrorFormatter(logger: Logger) {
+export function createErrorFormatter(logger: Logger, options: { isTransientFault?: (error: unknown) => boolean } = {}) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const { message: _m, extensions: _e, ...location } = formatted;
+    // A read that met a database fault of the moment (a command's store faults are domain errors already).
+    if (!(original instanceof DomainError) && options.isTransientFault?.(original)) {
+      logger.warn({ err: original, path: formatted.path }, 'database unavailable while resolving');
+      return {
+        ...location,
+        message: 'The database is unavailable right now; retry shortly',
+        extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true },
+      };
+    }
     if (original instanceof DomainError) {
       return { ...location, message: original.message, extensions: { code: original.code, ...original.details } };
     }

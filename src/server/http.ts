@@ -48,6 +48,8 @@ export interface HttpServerDeps {
   readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
   /** Called for every subscription message sent (metrics). */
   readonly onSubscriptionMessage?: () => void;
+  /** Recognises database faults of the moment: answered as SERVICE_UNAVAILABLE (retryable). */
+  readonly isTransientFault?: (error: unknown) => boolean;
 }
 
 /**
@@ -83,7 +85,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const app = express();
   const server = http.createServer(app);
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
-  const formatError = createErrorFormatter(deps.logger);
+  const formatError = createErrorFormatter(deps.logger, { isTransientFault: deps.isTransientFault });
   const context = (requestId: string, actor: Actor, cache: boolean): GraphQLContext => ({
     requestId,
     actor,
@@ -142,7 +144,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const state = await deps.ready().catch((error: unknown) => ({ ready: false, reason: String(error) }));
+    const state = await deps.ready().catch((error: unknown) => {
+      deps.logger.warn({ err: error }, 'readiness check failed');
+      return { ready: false, reason: 'database unavailable' };
+    });
     res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
   });
   if (deps.metrics) {

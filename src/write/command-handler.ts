@@ -1,6 +1,34 @@
 import { VersionConflictError } from '../domain/errors.js';
 import type { AnyDomainEvent } from '../domain/events.js';
-import { ConcurrencyError, type AggregateStore, type Appended, type EventMetadata } from './ports.js';
+import { ConcurrencyError, StoreUnavailableError, type AggregateStore, type Appended, type EventMetadata } from './ports.js';
+
+/** How often, and how patiently, a load or save is retried after a transient fault. */
+export interface FaultRetryPolicy {
+  readonly retries: number;
+  /** First delay; each retry doubles it (with ±50 % jitter). */
+  readonly baseDelayMs: number;
+}
+
+/** About 0.35 s in all: a database that is down fails a command fast. */
+export const DEFAULT_FAULT_RETRIES: FaultRetryPolicy = { retries: 3, baseDelayMs: 50 };
+
+/**
+ * Runs `step`, retrying it with exponential backoff while the store reports
+ * a transient fault after which nothing was done. Gives up with the fault
+ * (SERVICE_UNAVAILABLE) after `policy.retries`, or at once when the fault
+ * leaves the outcome unknown (`safeToRetry` false).
+ */
+async function retryingFaults<T>(step: () => Promise<T>, policy: FaultRetryPolicy): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError) || !error.safeToRetry || attempt >= policy.retries) throw error;
+      const delay = policy.baseDelayMs * 2 ** attempt * (0.5 + Math.random());
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
 
 export interface HandleOptions {
   /** When given, the command is refused with VERSION_CONFLICT unless it matches. */
@@ -14,6 +42,8 @@ export interface HandleOptions {
    * exist) on the first attempt. A collision still surfaces as a lost race.
    */
   readonly isNew?: boolean;
+  /** Retries after transient store faults (default DEFAULT_FAULT_RETRIES). */
+  readonly faultRetries?: FaultRetryPolicy;
 }
 
 /**
@@ -31,8 +61,9 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
   options: HandleOptions,
 ): Promise<Appended> {
   const maxRetries = options.maxRetries ?? 5;
+  const faults = options.faultRetries ?? DEFAULT_FAULT_RETRIES;
   for (let attempt = 0; ; attempt++) {
-    const loaded = options.isNew && attempt === 0 ? null : await store.load(id);
+    const loaded = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), faults);
     const version = loaded?.version ?? 0;
     const expected = options.expectedVersion;
     // Existence is checked first (decide throws NOT_FOUND on a null state),
@@ -42,14 +73,10 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
     }
     const { events, state } = decide(loaded?.state ?? null);
     try {
-      return await store.save({
-        id,
-        expectedVersion: version,
-        state,
-        events,
-        metadata: options.metadata,
-        now: options.now(),
-      });
+      const request = { id, expectedVersion: version, state, events, metadata: options.metadata, now: options.now() };
+      // A save that failed without effect is simply sent again: if someone
+      // else committed meanwhile, it loses the race below like any other.
+      return await retryingFaults(() => store.save(request), faults);
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
       if (expected != null || attempt >= maxRetries) {

@@ -1,3 +1,4 @@
+import { DomainError } from '../domain/errors.js';
 import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
 import type { Order, OrderEvent } from '../domain/orders.js';
 import type { Product, ProductEvent } from '../domain/products.js';
@@ -47,6 +48,24 @@ export class ConcurrencyError extends Error {
  * A state-stored aggregate with an event log: `save` writes the new state and
  * appends the events in one transaction, or writes nothing.
  */
+/**
+ * The store could not be reached or gave up for a reason of the moment
+ * (connection lost, database down, serialization failure). Never a partial
+ * write: every save is one atomic statement. `safeToRetry` is false when the
+ * connection broke while the save may have been running — it may have
+ * committed, so only the caller (with an idempotency key) can retry safely.
+ */
+export class StoreUnavailableError extends DomainError {
+  readonly code = 'SERVICE_UNAVAILABLE';
+  constructor(
+    readonly safeToRetry: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super('The database is unavailable right now; retry shortly', options);
+    this.details.retryable = true;
+  }
+}
+
 export interface AggregateStore<S, E extends AnyDomainEvent> {
   readonly aggregateType: AggregateType;
   load(id: string): Promise<Loaded<S> | null>;

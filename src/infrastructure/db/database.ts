@@ -102,6 +102,40 @@ function observed(factory: SqlDriverAdapterFactory, onQuery: (sql: string) => vo
   };
 }
 
+/**
+ * Makes sure a transaction's connection goes back to the pool when its
+ * COMMIT or ROLLBACK fails. Prisma 6.19 sends those through `executeRaw` and
+ * only then calls the adapter's commit()/rollback(), which release the
+ * connection — so a connection that broke mid-transaction (server restart,
+ * pg_terminate_backend) was never released: the pool shrank with every such
+ * fault until nothing was left and `pool.end()` waited forever. Releasing
+ * it lets the pool discard the broken connection and open a fresh one.
+ */
+function releasingOnFailedEnd(factory: SqlDriverAdapterFactory): SqlDriverAdapterFactory {
+  return {
+    adapterName: factory.adapterName,
+    provider: factory.provider,
+    async connect(): Promise<SqlDriverAdapter> {
+      const adapter = await factory.connect();
+      const startTransaction = adapter.startTransaction.bind(adapter);
+      adapter.startTransaction = async (isolationLevel?: IsolationLevel): Promise<Transaction> => {
+        const tx = await startTransaction(isolationLevel);
+        const executeRaw = tx.executeRaw.bind(tx);
+        tx.executeRaw = async (query: SqlQuery) => {
+          try {
+            return await executeRaw(query);
+          } catch (error) {
+            if (/^(COMMIT|ROLLBACK)$/i.test(query.sql.trim())) await tx.rollback().catch(() => undefined);
+            throw error;
+          }
+        };
+        return tx;
+      };
+      return adapter;
+    },
+  };
+}
+
 function once(fn: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
   return () => (done ??= fn());
@@ -126,11 +160,13 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const pool = new CatalogTypesPool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      // A server that cannot be reached fails requests within seconds, not minutes.
+      connectionTimeoutMillis: 5000,
     });
     // Without a listener, an idle connection dropped by the server would
     // crash the process; the pool discards the broken connection either way.
     pool.on('error', (error) => options.onPoolError?.(error));
-    const prisma = new PrismaClient({ adapter: adapterFor(new PrismaPg(pool)) });
+    const prisma = new PrismaClient({ adapter: adapterFor(releasingOnFailedEnd(new PrismaPg(pool))) });
     return {
       kind: 'postgres',
       prisma,

@@ -1,0 +1,35 @@
+import { classifyFault } from '../infrastructure/db/faults.js';
+import { StoreUnavailableError, type AggregateStore, type WriteModel } from '../write/ports.js';
+import type { AnyDomainEvent } from '../domain/events.js';
+
+/** Rethrows a transient database fault as the port's StoreUnavailableError. */
+function translate(error: unknown, reading: boolean): never {
+  const fault = classifyFault(error);
+  if (!fault) throw error;
+  // Reads change nothing: always safe to retry.
+  throw new StoreUnavailableError(reading || fault === 'retryable', { cause: error });
+}
+
+/**
+ * The write model with transient database faults (connection lost, database
+ * down, serialization failures) reported as StoreUnavailableError, which the
+ * command handler retries with backoff and the API shows as
+ * SERVICE_UNAVAILABLE. Other errors pass unchanged.
+ */
+export function withFaultTranslation(model: WriteModel): WriteModel {
+  const wrap = <T extends AggregateStore<unknown, AnyDomainEvent>>(store: T): T => {
+    const wrapped = Object.create(store) as T;
+    for (const method of ['load', 'loadMany', 'save'] as const) {
+      const original = (store as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
+      if (!original) continue;
+      Object.defineProperty(wrapped, method, {
+        value: (...args: unknown[]) => original.apply(store, args).catch((error: unknown) => translate(error, method !== 'save')),
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
+    }
+    return wrapped;
+  };
+  return { users: wrap(model.users), products: wrap(model.products), orders: wrap(model.orders) };
+}
