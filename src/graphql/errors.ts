@@ -47,8 +47,10 @@ export function createErrorFormatter(logger: Logger, options: { isTransientFault
         extensions: { code: 'SERVICE_UNAVAILABLE', retryable: true },
       };
     }
-    if (original instanceof DomainError) {
-      return { ...location, message: original.message, extensions: { code: original.code, ...original.details } };
+    // A domain error, thrown by a resolver or wrapped by a transport adapter.
+    const domain = original instanceof DomainError ? original : (original as { originalError?: unknown } | null)?.originalError;
+    if (domain instanceof DomainError) {
+      return { ...location, message: domain.message, extensions: { code: domain.code, ...domain.details } };
     }
     const safe = exposed(original);
     if (safe) return { ...location, message: safe.message, extensions: { code: safe.code } };

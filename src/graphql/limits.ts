@@ -9,6 +9,7 @@ import {
   specifiedRules,
   type DocumentNode,
   type GraphQLSchema,
+  type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
@@ -71,12 +72,25 @@ export function estimateCost(
   return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: ESTIMATORS });
 }
 
+/**
+ * GraphQL Armor's rules throw their error out of validation by default (a
+ * 500 over HTTP, a closed socket over WebSocket); report it as a validation
+ * error instead, without its misleading "Syntax Error:" prefix.
+ */
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) =>
+      context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, ''), { nodes: error.nodes })),
+  ],
+};
+
 /** Validation rules on top of GraphQL's own: depth, aliases, directives, and introspection when it is off. */
 export function limitRules(limits: OperationLimits): ValidationRule[] {
   const rules: ValidationRule[] = [
-    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, ignoreIntrospection: true }) as ValidationRule,
-    maxAliasesRule({ n: limits.maxAliases }) as ValidationRule,
-    maxDirectivesRule({ n: limits.maxDirectives }) as ValidationRule,
+    maxDepthRule({ n: limits.maxDepth, flattenFragments: true, ignoreIntrospection: true, ...asValidationError }) as ValidationRule,
+    maxAliasesRule({ n: limits.maxAliases, ...asValidationError }) as ValidationRule,
+    maxDirectivesRule({ n: limits.maxDirectives, ...asValidationError }) as ValidationRule,
   ];
   if (!limits.introspection) rules.push(NoSchemaIntrospectionCustomRule);
   return rules;

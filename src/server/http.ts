@@ -112,6 +112,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: deps.limits.introspection,
+    // No "Did you mean …?" hints that would map the schema when introspection is off.
+    hideSchemaDetailsFromClientErrors: !deps.limits.introspection,
     validationRules: limitRules(deps.limits),
     parseOptions: { maxTokens: deps.limits.maxTokens },
     // Stated, not left to defaults: one operation per request, and no
@@ -176,6 +178,23 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       },
     }),
   );
+  // Errors before GraphQL (unparsable or oversized bodies) get a GraphQL-shaped
+  // JSON answer, never express's HTML page with a stack trace.
+  app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+    if (res.headersSent) return next(error);
+    const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
+    const [code, message] =
+      type === 'entity.parse.failed'
+        ? ['BAD_REQUEST', 'The request body is not valid JSON']
+        : type === 'entity.too.large'
+          ? ['PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`]
+          : typeof status === 'number' && status >= 400 && status < 500
+            ? ['BAD_REQUEST', 'The request could not be read']
+            : ['INTERNAL_SERVER_ERROR', 'Internal server error'];
+    if (code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error }, 'unexpected error before GraphQL');
+    const httpStatus = typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
+    res.status(httpStatus).json({ errors: [{ message, extensions: { code } }] });
+  });
 
   return {
     server,

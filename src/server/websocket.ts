@@ -57,7 +57,8 @@ function authorizationOf(params: Readonly<Record<string, unknown>> | undefined):
 function inputError(error: unknown): GraphQLError {
   if (error instanceof GraphQLError) return error;
   if (error instanceof DomainError) {
-    return new GraphQLError(error.message, { extensions: { code: error.code, ...error.details } });
+    // Keeps the domain error: the formatter shows its code (FORBIDDEN, BAD_USER_INPUT…).
+    return new GraphQLError(error.message, { originalError: error, extensions: { code: error.code, ...error.details } });
   }
   throw error;
 }
@@ -130,7 +131,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
           const syntax = error as GraphQLError;
           return [new GraphQLError(syntax.message, { nodes: syntax.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
         }
-        const errors = validate(deps.schema, document, validationRules);
+        const errors = validate(deps.schema, document, validationRules, { hideSuggestions: !deps.operationLimits.introspection });
         if (errors.length) {
           return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
         }
@@ -138,7 +139,9 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
         if (!operation) {
           return [new GraphQLError('Unable to identify the operation to run: send one operation, or name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
         }
-        const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {});
+        const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, {
+          hideSuggestions: !deps.operationLimits.introspection,
+        });
         if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
         try {
           checkCost(deps.operationLimits, deps.schema, document, payload.variables ?? {}, payload.operationName);

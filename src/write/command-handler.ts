@@ -42,6 +42,12 @@ export interface HandleOptions {
    * exist) on the first attempt. A collision still surfaces as a lost race.
    */
   readonly isNew?: boolean;
+  /**
+   * Whether the caller may know this aggregate exists. When false, it is
+   * treated as missing (decide sees null: NOT_FOUND) before the pinned version
+   * is compared — a VERSION_CONFLICT would reveal that it exists.
+   */
+  readonly visible?: (state: unknown) => boolean;
   /** Retries after transient store faults (default DEFAULT_FAULT_RETRIES). */
   readonly faultRetries?: FaultRetryPolicy;
 }
@@ -63,7 +69,8 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
   const maxRetries = options.maxRetries ?? 5;
   const faults = options.faultRetries ?? DEFAULT_FAULT_RETRIES;
   for (let attempt = 0; ; attempt++) {
-    const loaded = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), faults);
+    const found = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), faults);
+    const loaded = found && (options.visible?.(found.state) ?? true) ? found : null;
     const version = loaded?.version ?? 0;
     const expected = options.expectedVersion;
     // Existence is checked first (decide throws NOT_FOUND on a null state),

@@ -1,4 +1,4 @@
-import { requireAdmin, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../domain/access.js';
+import { canSeeOwnedBy, requireAdmin, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../domain/access.js';
 import { NotFoundError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import type { Cents } from '../domain/money.js';
@@ -6,6 +6,7 @@ import {
   decideOrder,
   evolveOrder,
   validateOrderLines,
+  type Order,
   type OrderCommand,
   type OrderLineRequest,
 } from '../domain/orders.js';
@@ -71,6 +72,7 @@ export class CommandService {
     command: C,
     ctx: CommandContext,
     expectedVersion?: number | null,
+    visible?: (state: S) => boolean,
   ): Promise<CommandResult> {
     const isNew = CREATES.has((command as { type: string }).type);
     return handleCommand(
@@ -80,7 +82,7 @@ export class CommandService {
         const events = aggregate.decide(command, state);
         return { events, state: fold(aggregate.evolve, state, events) };
       },
-      { expectedVersion, metadata: ctx.metadata, now: this.clock, isNew },
+      { expectedVersion, metadata: ctx.metadata, now: this.clock, isNew, visible: visible as ((state: unknown) => boolean) | undefined },
     ).then((appended) => {
       const result = { id, ...appended };
       this.onCommitted(result);
@@ -96,8 +98,10 @@ export class CommandService {
     return this.run(this.model.products, PRODUCT, id, command, ctx, expectedVersion);
   }
 
+  /** To a customer, someone else's order does not exist — for every order command, before any version check. */
   private order(id: string, command: OrderCommand, ctx: CommandContext, expectedVersion?: number | null) {
-    return this.run(this.model.orders, ORDER, id, command, ctx, expectedVersion);
+    const visible = (order: Order) => canSeeOwnedBy(ctx.actor, order.userId);
+    return this.run(this.model.orders, ORDER, id, command, ctx, expectedVersion, visible);
   }
 
   /** Sign-up: open to anonymous callers. */
