@@ -1,6 +1,6 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
 import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
 import { LOG_START, type Cursor } from './cursor.js';
+import type { SqlClient } from './sql-client.js';
 import type { EventMetadata, StoredEvent } from './types.js';
 import { upcast } from './upcasters.js';
 
@@ -27,7 +27,7 @@ interface EventRow {
  * sequences commit out of order.
  */
 export class EventLogReader {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(private readonly db: SqlClient) {}
 
   async readAfter(after: Cursor, limit: number): Promise<StoredEvent[]> {
     const rows = await this.db.$queryRaw<EventRow[]>`

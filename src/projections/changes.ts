@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { SqlClient } from '../eventlog/sql-client.js';
 import type { OrderStatus } from '../domain/orders.js';
 import type { Change, ChangeKey } from './change-key.js';
 import type { OrderView, OrderViewItem } from './orders/view.js';
@@ -60,7 +60,7 @@ export interface OrderChangeFilter {
 
 /** Order-view changes after `after`, in key order, optionally filtered (as of each change). */
 export async function orderChangesAfter(
-  db: PrismaClient,
+  db: SqlClient,
   after: ChangeKey,
   limit: number,
   filter: OrderChangeFilter = {},
@@ -77,7 +77,7 @@ export async function orderChangesAfter(
 }
 
 export async function userChangesAfter(
-  db: PrismaClient,
+  db: SqlClient,
   after: ChangeKey,
   limit: number,
   userId?: string,
@@ -92,7 +92,7 @@ export async function userChangesAfter(
 }
 
 /** The newest change key of a history table (where a live feed starts). */
-export async function lastChangeKey(db: PrismaClient, table: 'order_view_change' | 'user_view_change'): Promise<ChangeKey> {
+export async function lastChangeKey(db: SqlClient, table: 'order_view_change' | 'user_view_change'): Promise<ChangeKey> {
   const rows =
     table === 'order_view_change'
       ? await db.$queryRaw<Array<{ tx: string; pos: string; id: string }>>`

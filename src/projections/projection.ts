@@ -1,8 +1,8 @@
-import type { Prisma } from '../generated/prisma/client.js';
+import type { SqlClient } from '../eventlog/sql-client.js';
 import type { StoredEvent } from '../eventlog/types.js';
 
 /** A read-model transaction: what a projection writes through. */
-export type ReadModelTx = Prisma.TransactionClient;
+export type ReadModelTx = SqlClient;
 
 /**
  * A projection turns events into read-model rows. `apply` receives every event
@@ -15,4 +15,10 @@ export interface Projection {
   /** The read-model tables it owns, emptied on a rebuild from zero. */
   readonly tables: readonly string[];
   apply(tx: ReadModelTx, events: readonly StoredEvent[]): Promise<void>;
+  /**
+   * Whether `apply` would do anything with this event. A batch with none of
+   * them only moves the checkpoint: one statement, no transaction. Without
+   * it, every batch is applied in a transaction.
+   */
+  readonly handles?: (event: StoredEvent) => boolean;
 }

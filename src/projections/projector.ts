@@ -1,6 +1,6 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
 import { LOG_START, compareCursors, maxCursor, type Cursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
+import type { SqlClient, SqlDatabase } from '../eventlog/sql-client.js';
 import type { Projection } from './projection.js';
 
 export interface ProjectorOptions {
@@ -13,9 +13,10 @@ export interface ProjectorOptions {
 }
 
 /** Reads a projection's checkpoint (LOG_START when it has none yet). */
-export async function readCheckpoint(db: PrismaClient, name: string): Promise<Cursor> {
-  const row = await db.projectionCheckpoint.findUnique({ where: { name } });
-  return row ? { tx: row.lastTx, pos: row.lastPos } : LOG_START;
+export async function readCheckpoint(db: SqlClient, name: string): Promise<Cursor> {
+  const [row] = await db.$queryRaw<Array<{ tx: string; pos: string }>>`
+    SELECT last_tx::text AS tx, last_pos::text AS pos FROM projection_checkpoint WHERE name = ${name}`;
+  return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos) } : LOG_START;
 }
 
 /**
@@ -38,7 +39,7 @@ export class Projector {
   private readonly idlePollMs: number;
 
   constructor(
-    private readonly db: PrismaClient,
+    private readonly db: SqlDatabase,
     private readonly reader: EventLogReader,
     readonly projection: Projection,
     private readonly options: ProjectorOptions = {},
@@ -148,19 +149,29 @@ export class Projector {
       return 0;
     }
     const to = events[events.length - 1]!.cursor;
-    await this.db.$transaction(async (tx) => {
-      await this.projection.apply(tx, events);
-      // Guarded by the cursor we read from: if anyone else moved it, roll back.
-      const moved = await tx.$executeRaw`
-        INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
-        VALUES (${this.name}, ${to.tx}, ${to.pos}, now())
-        ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now()
-        WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
-      if (moved !== 1) throw new Error(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
-    });
+    const { handles } = this.projection;
+    if (handles && !events.some(handles)) {
+      // Nothing to apply: moving the checkpoint is one statement, atomic by itself.
+      await this.moveCheckpoint(this.db, from, to);
+    } else {
+      await this.db.$transaction(async (tx) => {
+        await this.projection.apply(tx, events);
+        await this.moveCheckpoint(tx, from, to);
+      });
+    }
     this.checkpoint = to;
     this.options.onProgress?.(this.name, to, events.length);
     return events.length;
+  }
+
+  /** Guarded by the cursor the batch was read from: if anyone else moved it, fail (and roll back). */
+  private async moveCheckpoint(db: SqlClient, from: Cursor, to: Cursor): Promise<void> {
+    const moved = await db.$executeRaw`
+      INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
+      VALUES (${this.name}, ${to.tx}, ${to.pos}, now())
+      ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now()
+      WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
+    if (moved !== 1) throw new Error(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
   }
 }
 

@@ -1,6 +1,6 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
 import { formatCursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
+import type { SqlClient } from '../eventlog/sql-client.js';
 import { listOrders, ordersByIds, ordersPageForUsers, type OrderFilter } from './orders/queries.js';
 import { listProducts, productsByIds } from './products/queries.js';
 import { readCheckpoint } from './projector.js';
@@ -20,7 +20,7 @@ export interface ProjectionStatus {
  * Everything the query side may read: projections only, never write tables.
  * Resolvers and subscriptions go through this.
  */
-export function readModel(db: PrismaClient, reader: EventLogReader, projectionNames: readonly string[]) {
+export function readModel(db: SqlClient, reader: EventLogReader, projectionNames: readonly string[]) {
   return {
     orders: {
       byIds: (ids: readonly string[]) => ordersByIds(db, ids),

@@ -1,6 +1,6 @@
-import type { PrismaClient } from '../generated/prisma/client.js';
 import type { OrderStatus } from '../domain/orders.js';
 import type { Cursor } from '../eventlog/cursor.js';
+import type { SqlClient } from '../eventlog/sql-client.js';
 import { LAST_ID, type Change, type ChangeKey } from '../projections/change-key.js';
 import { lastChangeKey, orderChangesAfter, userChangesAfter } from '../projections/changes.js';
 import { ordersByIds } from '../projections/orders/queries.js';
@@ -33,7 +33,7 @@ export class SubscriptionHub {
   private readonly bufferLimit: number;
 
   constructor(
-    private readonly db: PrismaClient,
+    private readonly db: SqlClient,
     private readonly options: HubOptions = {},
   ) {
     const onError = options.onError ?? (() => undefined);

@@ -1,4 +1,4 @@
-import { Prisma, type PrismaClient } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { AlreadyExistsError } from '../domain/errors.js';
 import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
 import { centsFromDecimal, formatMoney } from '../domain/money.js';
@@ -7,6 +7,7 @@ import type { Product, ProductEvent } from '../domain/products.js';
 import type { User, UserEvent } from '../domain/users.js';
 import { appendEventsSql, lastAppended } from '../eventlog/append.js';
 import { formatCursor } from '../eventlog/cursor.js';
+import type { SqlClient } from '../eventlog/sql-client.js';
 import {
   ConcurrencyError,
   type AggregateStore,
@@ -18,6 +19,13 @@ import {
 } from '../write/ports.js';
 import { isUniqueViolation } from './postgres-errors.js';
 
+/*
+ * Loads and saves are plain SQL (`$queryRaw`), never Prisma model queries:
+ * Prisma 6.19 compiles each model query in its WASM query compiler, which
+ * costs about twice the CPU of the same statement sent raw
+ * (bench/micro/prisma-overhead.ts), and a command sends three of them.
+ */
+
 /**
  * Each save is ONE SQL statement: CTEs that make a guarded write of the
  * aggregate's rows (insert for version 0, `UPDATE … WHERE version = expected`
@@ -28,7 +36,7 @@ import { isUniqueViolation } from './postgres-errors.js';
  * committed first: nothing was appended, and a ConcurrencyError is thrown.
  */
 async function saveWithEvents<S, E extends AnyDomainEvent>(
-  db: PrismaClient,
+  db: SqlClient,
   aggregateType: AggregateType,
   request: SaveRequest<S, E>,
   writeCtes: Prisma.Sql,
@@ -51,11 +59,12 @@ async function saveWithEvents<S, E extends AnyDomainEvent>(
 
 class UserStore implements AggregateStore<User, UserEvent> {
   readonly aggregateType = 'User' as const;
-  constructor(private readonly db: PrismaClient) {}
+  constructor(private readonly db: SqlClient) {}
 
   async load(id: string): Promise<Loaded<User> | null> {
-    const row = await this.db.user.findUnique({ where: { id } });
-    return row && { state: { id: row.id, name: row.name, email: row.email }, version: row.version };
+    const [row] = await this.db.$queryRaw<Array<User & { version: number }>>`
+      SELECT id::text, name, email, version FROM users WHERE id = ${id}::uuid`;
+    return row ? { state: { id: row.id, name: row.name, email: row.email }, version: row.version } : null;
   }
 
   async save(request: SaveRequest<User, UserEvent>): Promise<Appended> {
@@ -82,16 +91,19 @@ class UserStore implements AggregateStore<User, UserEvent> {
 
 class PrismaProductStore implements ProductStore {
   readonly aggregateType = 'Product' as const;
-  constructor(private readonly db: PrismaClient) {}
+  constructor(private readonly db: SqlClient) {}
 
   async load(id: string): Promise<Loaded<Product> | null> {
-    const row = await this.db.product.findUnique({ where: { id } });
-    return row && { state: toProduct(row), version: row.version };
+    const [row] = await this.db.$queryRaw<ProductRow[]>`
+      SELECT id::text, name, price::text, version FROM products WHERE id = ${id}::uuid`;
+    return row ? { state: toProduct(row), version: row.version } : null;
   }
 
   async loadMany(ids: readonly string[]): Promise<Product[]> {
     if (ids.length === 0) return [];
-    const rows = await this.db.product.findMany({ where: { id: { in: [...ids] } } });
+    const rows = await this.db.$queryRaw<ProductRow[]>`
+      SELECT id::text, name, price::text, version FROM products
+      WHERE id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`;
     return rows.map(toProduct);
   }
 
@@ -110,8 +122,16 @@ class PrismaProductStore implements ProductStore {
   }
 }
 
-function toProduct(row: { id: string; name: string; price: Prisma.Decimal }): Product {
-  return { id: row.id, name: row.name, price: centsFromDecimal(row.price.toFixed(2)) };
+interface ProductRow {
+  id: string;
+  name: string;
+  /** numeric(14, 2) as text: always two decimals. */
+  price: string;
+  version: number;
+}
+
+function toProduct(row: ProductRow): Product {
+  return { id: row.id, name: row.name, price: centsFromDecimal(row.price) };
 }
 
 interface OrderRow {
@@ -126,7 +146,7 @@ interface OrderRow {
 
 class OrderStore implements AggregateStore<Order, OrderEvent> {
   readonly aggregateType = 'Order' as const;
-  constructor(private readonly db: PrismaClient) {}
+  constructor(private readonly db: SqlClient) {}
 
   /** One round trip: the order with its lines aggregated as JSON. */
   async load(id: string): Promise<Loaded<Order> | null> {
@@ -183,7 +203,7 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
   }
 }
 
-/** The write model on a Prisma client (PostgreSQL or PGlite). */
-export function prismaWriteModel(db: PrismaClient): WriteModel {
+/** The write model on a Prisma client, or any SqlClient on the same database (PostgreSQL or PGlite). */
+export function prismaWriteModel(db: SqlClient): WriteModel {
   return { users: new UserStore(db), products: new PrismaProductStore(db), orders: new OrderStore(db) };
 }

@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { evolveAll, unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { insertChanges, upsertRows, type TableSpec } from '../sql.js';
+import { idArray, insertChanges, upsertRows, type TableSpec } from '../sql.js';
 import { ordersByIds } from './queries.js';
 import {
   CUSTOMER_EVENTS,
@@ -42,7 +42,7 @@ export function toRow(v: OrderView) {
   return {
     id: v.id, user_id: v.userId, user_name: v.userName, user_email: v.userEmail, items: v.items,
     item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason,
-    version: v.version, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
+    version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(), created_at: v.createdAt, updated_at: v.updatedAt,
   };
 }
 
@@ -54,6 +54,7 @@ export function toRow(v: OrderView) {
 export const ordersProjection: Projection = {
   name: 'orders',
   tables: ['order_view', 'order_view_user', 'order_view_change'],
+  handles: (event) => ORDER_EVENTS.has(event.type) || CUSTOMER_EVENTS.has(event.type),
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter((e) => ORDER_EVENTS.has(e.type) || CUSTOMER_EVENTS.has(e.type));
     if (relevant.length === 0) return;
@@ -66,7 +67,11 @@ export const ordersProjection: Projection = {
       ...orderEvents.flatMap((e) => (e.type === 'OrderPlaced' ? [e.data.userId] : [])),
     ]);
     const customers = new Map<string, Customer>(
-      (customerIds.length ? await tx.orderViewUser.findMany({ where: { id: { in: customerIds } } }) : []).map((c) => [c.id, c]),
+      (customerIds.length
+        ? await tx.$queryRaw<Customer[]>`
+            SELECT id::text, name, email, version FROM order_view_user WHERE id = ANY(${idArray(customerIds)})`
+        : []
+      ).map((c) => [c.id, c]),
     );
 
     // Apply in log order; a profile update renames the customer on every order.
@@ -144,7 +149,7 @@ export const ordersProjection: Projection = {
     }
     await upsertRows(tx, ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!)));
     await insertChanges(tx, ORDER_VIEW_CHANGE, history.map((v) => ({
-      tx: v.lastTx, pos: v.lastPos, order_id: v.id, version: v.version, view: toRow(v),
+      tx: v.lastTx.toString(), pos: v.lastPos.toString(), order_id: v.id, version: v.version, view: toRow(v),
     })));
   },
 };

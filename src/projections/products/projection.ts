@@ -17,7 +17,7 @@ const PRODUCT_VIEW: TableSpec = {
 
 function toRow(v: ProductView) {
   return {
-    id: v.id, name: v.name, price: v.price, version: v.version, last_tx: v.lastTx, last_pos: v.lastPos,
+    id: v.id, name: v.name, price: v.price, version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(),
     created_at: v.createdAt, updated_at: v.updatedAt,
   };
 }
@@ -26,6 +26,7 @@ function toRow(v: ProductView) {
 export const productsProjection: Projection = {
   name: 'products',
   tables: ['product_view'],
+  handles: (event) => PRODUCT_EVENTS.has(event.type),
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter((e): e is StoredEvent<ProductEvent> => PRODUCT_EVENTS.has(e.type));
     if (relevant.length === 0) return;

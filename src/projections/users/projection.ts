@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { insertChanges, upsertRows, type TableSpec } from '../sql.js';
+import { idArray, insertChanges, upsertRows, type TableSpec } from '../sql.js';
 import { usersByIds } from './queries.js';
 import {
   USER_EVENTS,
@@ -39,7 +39,7 @@ const USER_VIEW_CHANGE: TableSpec = {
 export function toRow(v: UserView) {
   return {
     id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
-    total_spent: v.totalSpent, last_tx: v.lastTx, last_pos: v.lastPos, created_at: v.createdAt, updated_at: v.updatedAt,
+    total_spent: v.totalSpent, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(), created_at: v.createdAt, updated_at: v.updatedAt,
   };
 }
 
@@ -49,6 +49,7 @@ type Relevant = StoredEvent<UserEvent> | StoredEvent<OrderPlaced | OrderCancelle
 export const usersProjection: Projection = {
   name: 'users',
   tables: ['user_view', 'user_view_order', 'user_view_change'],
+  handles: (event) => USER_EVENTS.has(event.type) || USER_ORDER_EVENTS.has(event.type),
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter(
       (e): e is Relevant => USER_EVENTS.has(e.type) || USER_ORDER_EVENTS.has(e.type),
@@ -57,10 +58,12 @@ export const usersProjection: Projection = {
 
     const orderIds = unique(relevant.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId));
     const records = new Map<string, UserOrderRecord>(
-      (orderIds.length ? await tx.userViewOrder.findMany({ where: { orderId: { in: orderIds } } }) : []).map((r) => [
-        r.orderId,
-        { ...r, total: r.total.toFixed(2) },
-      ]),
+      (orderIds.length
+        ? await tx.$queryRaw<UserOrderRecord[]>`
+            SELECT order_id::text AS "orderId", user_id::text AS "userId", total::text AS total, cancelled, version
+            FROM user_view_order WHERE order_id = ANY(${idArray(orderIds)})`
+        : []
+      ).map((r) => [r.orderId, r]),
     );
     const userIds = unique([
       ...relevant.map((e) => (e.type === 'OrderPlaced' ? e.data.userId : e.type === 'OrderCancelled' ? '' : e.aggregateId)),
@@ -100,6 +103,6 @@ export const usersProjection: Projection = {
       return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
     }));
     await upsertRows(tx, USER_VIEW, [...changedUsers].map((id) => toRow(views.get(id)!)));
-    await insertChanges(tx, USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx, pos: v.lastPos, user_id: v.id, view: toRow(v) })));
+    await insertChanges(tx, USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx.toString(), pos: v.lastPos.toString(), user_id: v.id, view: toRow(v) })));
   },
 };
