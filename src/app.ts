@@ -143,12 +143,23 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   );
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
   const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
+  const writeModel = metrics.countAppends(withFaultTranslation(prismaWriteModel(db.prisma)));
   const commands = metrics.instrument(
-    new CommandService(metrics.countAppends(withFaultTranslation(prismaWriteModel(db.prisma))), undefined, (result) => {
-      wakeProjectors(parseCursor(result.position) ?? undefined);
-      announceEvents(result.position);
-    }),
+    new CommandService(
+      writeModel,
+      undefined,
+      (result) => {
+        wakeProjectors(parseCursor(result.position) ?? undefined);
+        announceEvents(result.position);
+      },
+      { idempotencyTtlMs: config.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000 },
+    ),
   );
+  // Expired idempotency keys are ignored at once and deleted now and then.
+  const purgeKeys = setInterval(() => {
+    writeModel.idempotency.purgeExpired(new Date()).catch(warn('purging expired idempotency keys failed'));
+  }, 10 * 60_000);
+  purgeKeys.unref();
 
   // Other instances' commits wake our projectors; their projectors' progress
   // advances our read-your-writes waits and subscription feeds.
@@ -255,6 +266,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
         clearTimeout(leasing);
         leasing = undefined;
         clearInterval(feedPoll);
+        clearInterval(purgeKeys);
         await http.stop();
         await Promise.all(projectors.map((p) => p.stop()));
         await leases.close();

@@ -41,6 +41,8 @@ const Env = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(10),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(2000),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10_000),
+  /** How long a mutation's idempotencyKey is remembered. */
+  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
   /** Serve Prometheus metrics at GET /metrics. */
   METRICS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */

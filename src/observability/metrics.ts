@@ -108,7 +108,7 @@ export class Metrics {
           return appended;
         },
       });
-    return { users: counted(model.users), products: counted(model.products), orders: counted(model.orders) };
+    return { ...model, users: counted(model.users), products: counted(model.products), orders: counted(model.orders) };
   }
 
   /**

@@ -19,7 +19,7 @@ function translate(error: unknown, reading: boolean): never {
 export function withFaultTranslation(model: WriteModel): WriteModel {
   const wrap = <T extends AggregateStore<unknown, AnyDomainEvent>>(store: T): T => {
     const wrapped = Object.create(store) as T;
-    for (const method of ['load', 'loadMany', 'save'] as const) {
+    for (const method of ['load', 'loadMany', 'save', 'find', 'purgeExpired'] as const) {
       const original = (store as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
       if (!original) continue;
       Object.defineProperty(wrapped, method, {
@@ -31,5 +31,6 @@ export function withFaultTranslation(model: WriteModel): WriteModel {
     }
     return wrapped;
   };
-  return { users: wrap(model.users), products: wrap(model.products), orders: wrap(model.orders) };
+  const idempotency = wrap(model.idempotency as unknown as AggregateStore<unknown, AnyDomainEvent>) as unknown as WriteModel['idempotency'];
+  return { users: wrap(model.users), products: wrap(model.products), orders: wrap(model.orders), idempotency };
 }

@@ -17,6 +17,7 @@ import {
   type SaveRequest,
   type WriteModel,
 } from '../write/ports.js';
+import { idempotencyKeys } from './idempotency.js';
 import { isUniqueViolation } from './postgres-errors.js';
 
 /*
@@ -49,8 +50,21 @@ async function saveWithEvents<S, E extends AnyDomainEvent>(
     metadata: request.metadata,
     occurredAt: request.now,
   });
+  // With an idempotency key, the key and the command's result are stored by
+  // the same statement: it exists exactly when the events do. A second
+  // attempt with the key fails on its primary key and writes nothing.
+  const key = request.idempotency;
+  const remember = key
+    ? Prisma.sql`, k AS (
+        INSERT INTO idempotency_key (scope, key, command, request_hash, result, created_at, expires_at)
+        SELECT ${key.scope}, ${key.key}, ${key.command}, ${key.requestHash},
+          jsonb_build_object('id', ${request.id}::text, 'version', ${request.expectedVersion + request.events.length}::int,
+            'position', last.tx || ':' || last.pos),
+          ${request.now}, ${key.expiresAt}
+        FROM (SELECT tx, pos FROM e ORDER BY pos::bigint DESC LIMIT 1) AS last)`
+    : Prisma.empty;
   const rows = await db.$queryRaw<Array<{ tx: string; pos: string }>>`
-    WITH ${writeCtes}, e AS (${append})
+    WITH ${writeCtes}, e AS (${append})${remember}
     SELECT tx, pos FROM e`;
   const last = lastAppended(rows);
   if (!last) throw new ConcurrencyError(aggregateType, request.id, request.expectedVersion);
@@ -205,5 +219,10 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
 
 /** The write model on a Prisma client, or any SqlClient on the same database (PostgreSQL or PGlite). */
 export function prismaWriteModel(db: SqlClient): WriteModel {
-  return { users: new UserStore(db), products: new PrismaProductStore(db), orders: new OrderStore(db) };
+  return {
+    users: new UserStore(db),
+    products: new PrismaProductStore(db),
+    orders: new OrderStore(db),
+    idempotency: idempotencyKeys(db),
+  };
 }

@@ -1,6 +1,13 @@
 import { VersionConflictError } from '../domain/errors.js';
 import type { AnyDomainEvent } from '../domain/events.js';
-import { ConcurrencyError, StoreUnavailableError, type AggregateStore, type Appended, type EventMetadata } from './ports.js';
+import {
+  ConcurrencyError,
+  StoreUnavailableError,
+  type AggregateStore,
+  type Appended,
+  type EventMetadata,
+  type IdempotencyRecord,
+} from './ports.js';
 
 /** How often, and how patiently, a load or save is retried after a transient fault. */
 export interface FaultRetryPolicy {
@@ -48,6 +55,8 @@ export interface HandleOptions {
    * is compared — a VERSION_CONFLICT would reveal that it exists.
    */
   readonly visible?: (state: unknown) => boolean;
+  /** The command's idempotency key, saved with its events. */
+  readonly idempotency?: IdempotencyRecord;
   /** Retries after transient store faults (default DEFAULT_FAULT_RETRIES). */
   readonly faultRetries?: FaultRetryPolicy;
 }
@@ -80,7 +89,15 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
     }
     const { events, state } = decide(loaded?.state ?? null);
     try {
-      const request = { id, expectedVersion: version, state, events, metadata: options.metadata, now: options.now() };
+      const request = {
+        id,
+        expectedVersion: version,
+        state,
+        events,
+        metadata: options.metadata,
+        now: options.now(),
+        idempotency: options.idempotency,
+      };
       // A save that failed without effect is simply sent again: if someone
       // else committed meanwhile, it loses the race below like any other.
       return await retryingFaults(() => store.save(request), faults);

@@ -13,8 +13,11 @@ import {
 import { decideProduct, evolveProduct, type ProductCommand } from '../domain/products.js';
 import { decideUser, evolveUser, type UserCommand } from '../domain/users.js';
 import { handleCommand } from './command-handler.js';
-import type { AggregateStore, Appended, EventMetadata, WriteModel } from './ports.js';
+import { IdempotencyKeyReusedError, idempotencyRecord, rememberedResult } from './idempotency.js';
+import type { AggregateStore, Appended, EventMetadata, IdempotencyRecord, WriteModel } from './ports.js';
 import type { AnyDomainEvent } from '../domain/events.js';
+
+export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
 /** Commands that create an aggregate under a freshly generated id. */
 const CREATES = new Set(['RegisterUser', 'AddProduct', 'PlaceOrder']);
@@ -28,6 +31,13 @@ export interface CommandContext {
   readonly metadata: EventMetadata;
   /** Who asks; each command checks what this actor may do before anything is read or written. */
   readonly actor: Actor;
+  /** Set by the service for a keyed command: stored with its events. */
+  readonly idempotency?: IdempotencyRecord;
+}
+
+export interface CommandServiceOptions {
+  /** How long an idempotency key is remembered (default 24 h). */
+  readonly idempotencyTtlMs?: number;
 }
 
 export interface CommandResult extends Appended {
@@ -62,7 +72,42 @@ export class CommandService {
     private readonly clock: () => Date = () => new Date(),
     /** Called after every committed command, e.g. to wake projectors at once. */
     private readonly onCommitted: (result: CommandResult) => void = () => undefined,
+    private readonly options: CommandServiceOptions = {},
   ) {}
+
+  /**
+   * Runs a command under its idempotency key, if it has one: a known key
+   * answers with the first result (or IDEMPOTENCY_KEY_REUSED for another
+   * input) and writes nothing; a new key is stored with the command's events,
+   * in the same statement. When the command fails, another attempt with the
+   * same key may have committed meanwhile (concurrently, or just before a
+   * crash): its result is then the answer.
+   */
+  private async keyed(
+    command: string,
+    input: { idempotencyKey?: string | null },
+    ctx: CommandContext,
+    execute: (ctx: CommandContext) => Promise<CommandResult>,
+  ): Promise<CommandResult> {
+    const now = this.clock();
+    const record = idempotencyRecord(command, input, ctx.actor, now, this.options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
+    if (!record) return execute(ctx);
+    const known = await rememberedResult(this.model.idempotency, record, now);
+    if (known) return known;
+    try {
+      return await execute({ ...ctx, idempotency: record });
+    } catch (error) {
+      let winner;
+      try {
+        winner = await rememberedResult(this.model.idempotency, record, this.clock());
+      } catch (lookup) {
+        if (lookup instanceof IdempotencyKeyReusedError) throw lookup;
+        throw error;
+      }
+      if (winner) return winner;
+      throw error;
+    }
+  }
 
   /** Runs one command through the generic handler with an aggregate's decide/evolve pair. */
   private run<S, C, E extends AnyDomainEvent>(
@@ -82,7 +127,14 @@ export class CommandService {
         const events = aggregate.decide(command, state);
         return { events, state: fold(aggregate.evolve, state, events) };
       },
-      { expectedVersion, metadata: ctx.metadata, now: this.clock, isNew, visible: visible as ((state: unknown) => boolean) | undefined },
+      {
+        expectedVersion,
+        metadata: ctx.metadata,
+        now: this.clock,
+        isNew,
+        visible: visible as ((state: unknown) => boolean) | undefined,
+        idempotency: ctx.idempotency,
+      },
     ).then((appended) => {
       const result = { id, ...appended };
       this.onCommitted(result);
@@ -105,95 +157,114 @@ export class CommandService {
   }
 
   /** Sign-up: open to anonymous callers. */
-  registerUser(input: { name: string; email: string }, ctx: CommandContext): Promise<CommandResult> {
-    const userId = newId();
-    return this.user(userId, { type: 'RegisterUser', data: { userId, ...input } }, ctx);
+  registerUser(input: { idempotencyKey?: string | null; name: string; email: string }, ctx: CommandContext): Promise<CommandResult> {
+    return this.keyed('registerUser', input, ctx, (ctx) => {
+      const userId = newId();
+      return this.user(userId, { type: 'RegisterUser', data: { userId, name: input.name, email: input.email } }, ctx);
+    });
   }
 
   updateUserProfile(
-    input: { userId: string; expectedVersion: number; name?: string | null; email?: string | null },
+    input: { idempotencyKey?: string | null; userId: string; expectedVersion: number; name?: string | null; email?: string | null },
     ctx: CommandContext,
   ): Promise<CommandResult> {
-    const { userId, expectedVersion, name, email } = input;
-    requireSelfOrAdmin(ctx.actor, userId);
-    return this.user(
-      existingId('User', userId),
-      { type: 'UpdateUserProfile', data: { userId, name, email } },
-      ctx,
-      expectedVersion,
-    );
+    return this.keyed('updateUserProfile', input, ctx, (ctx) => {
+      const { userId, expectedVersion, name, email } = input;
+      requireSelfOrAdmin(ctx.actor, userId);
+      return this.user(
+        existingId('User', userId),
+        { type: 'UpdateUserProfile', data: { userId, name, email } },
+        ctx,
+        expectedVersion,
+      );
+    });
   }
 
-  addProduct(input: { name: string; price: Cents | string | number }, ctx: CommandContext): Promise<CommandResult> {
-    requireAdmin(ctx.actor);
-    const productId = newId();
-    return this.product(productId, { type: 'AddProduct', data: { productId, ...input } }, ctx);
+  addProduct(input: { idempotencyKey?: string | null; name: string; price: Cents | string | number }, ctx: CommandContext): Promise<CommandResult> {
+    return this.keyed('addProduct', input, ctx, (ctx) => {
+      requireAdmin(ctx.actor);
+      const productId = newId();
+      return this.product(productId, { type: 'AddProduct', data: { productId, name: input.name, price: input.price } }, ctx);
+    });
   }
 
   updateProduct(
-    input: { productId: string; expectedVersion: number; name?: string | null; price?: Cents | string | number | null },
+    input: { idempotencyKey?: string | null; productId: string; expectedVersion: number; name?: string | null; price?: Cents | string | number | null },
     ctx: CommandContext,
   ): Promise<CommandResult> {
-    const { productId, expectedVersion, name, price } = input;
-    requireAdmin(ctx.actor);
-    return this.product(
-      existingId('Product', productId),
-      { type: 'UpdateProduct', data: { productId, name, price } },
-      ctx,
-      expectedVersion,
-    );
+    return this.keyed('updateProduct', input, ctx, (ctx) => {
+      const { productId, expectedVersion, name, price } = input;
+      requireAdmin(ctx.actor);
+      return this.product(
+        existingId('Product', productId),
+        { type: 'UpdateProduct', data: { productId, name, price } },
+        ctx,
+        expectedVersion,
+      );
+    });
   }
 
-  async placeOrder(
-    input: { userId: string; items: readonly OrderLineRequest[] },
+  placeOrder(
+    input: { idempotencyKey?: string | null; userId: string; items: readonly OrderLineRequest[] },
     ctx: CommandContext,
   ): Promise<CommandResult> {
-    requireSelfOrAdmin(ctx.actor, input.userId);
-    // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
-    validateOrderLines(input.items);
-    const productIds = input.items.map((i) => i.productId).filter(isId);
-    const [customer, products] = await Promise.all([
-      isId(input.userId) ? this.model.users.load(input.userId) : null,
-      this.model.products.loadMany(productIds),
-    ]);
-    const orderId = newId();
-    return this.order(
-      orderId,
-      {
-        type: 'PlaceOrder',
-        data: { orderId, userId: input.userId, items: input.items, customer: customer?.state ?? null, products },
-      },
-      ctx,
-    );
+    return this.keyed('placeOrder', input, ctx, async (ctx) => {
+      requireSelfOrAdmin(ctx.actor, input.userId);
+      // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
+      validateOrderLines(input.items);
+      const productIds = input.items.map((i) => i.productId).filter(isId);
+      const [customer, products] = await Promise.all([
+        isId(input.userId) ? this.model.users.load(input.userId) : null,
+        this.model.products.loadMany(productIds),
+      ]);
+      const orderId = newId();
+      return this.order(
+        orderId,
+        {
+          type: 'PlaceOrder',
+          data: { orderId, userId: input.userId, items: input.items, customer: customer?.state ?? null, products },
+        },
+        ctx,
+      );
+    });
   }
 
-  confirmOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
-    requireAdmin(ctx.actor);
-    const orderId = existingId('Order', input.orderId);
-    return this.order(orderId, { type: 'ConfirmOrder', data: { orderId } }, ctx, input.expectedVersion);
+  confirmOrder(input: { idempotencyKey?: string | null; orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    return this.keyed('confirmOrder', input, ctx, (ctx) => {
+      requireAdmin(ctx.actor);
+      const orderId = existingId('Order', input.orderId);
+      return this.order(orderId, { type: 'ConfirmOrder', data: { orderId } }, ctx, input.expectedVersion);
+    });
   }
 
-  shipOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
-    requireAdmin(ctx.actor);
-    const orderId = existingId('Order', input.orderId);
-    return this.order(orderId, { type: 'ShipOrder', data: { orderId } }, ctx, input.expectedVersion);
+  shipOrder(input: { idempotencyKey?: string | null; orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    return this.keyed('shipOrder', input, ctx, (ctx) => {
+      requireAdmin(ctx.actor);
+      const orderId = existingId('Order', input.orderId);
+      return this.order(orderId, { type: 'ShipOrder', data: { orderId } }, ctx, input.expectedVersion);
+    });
   }
 
-  deliverOrder(input: { orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
-    requireAdmin(ctx.actor);
-    const orderId = existingId('Order', input.orderId);
-    return this.order(orderId, { type: 'DeliverOrder', data: { orderId } }, ctx, input.expectedVersion);
+  deliverOrder(input: { idempotencyKey?: string | null; orderId: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    return this.keyed('deliverOrder', input, ctx, (ctx) => {
+      requireAdmin(ctx.actor);
+      const orderId = existingId('Order', input.orderId);
+      return this.order(orderId, { type: 'DeliverOrder', data: { orderId } }, ctx, input.expectedVersion);
+    });
   }
 
   /** Customers: their own orders, before shipping (the decider checks, as it knows the order). */
-  cancelOrder(input: { orderId: string; reason: string; expectedVersion?: number | null }, ctx: CommandContext) {
-    const requestedBy = requireAuthenticated(ctx.actor);
-    const orderId = existingId('Order', input.orderId);
-    return this.order(
-      orderId,
-      { type: 'CancelOrder', data: { orderId, reason: input.reason, requestedBy } },
-      ctx,
-      input.expectedVersion,
-    );
+  cancelOrder(input: { idempotencyKey?: string | null; orderId: string; reason: string; expectedVersion?: number | null }, ctx: CommandContext) {
+    return this.keyed('cancelOrder', input, ctx, (ctx) => {
+      const requestedBy = requireAuthenticated(ctx.actor);
+      const orderId = existingId('Order', input.orderId);
+      return this.order(
+        orderId,
+        { type: 'CancelOrder', data: { orderId, reason: input.reason, requestedBy } },
+        ctx,
+        input.expectedVersion,
+      );
+    });
   }
+
 }

@@ -28,6 +28,35 @@ export interface SaveRequest<S, E extends AnyDomainEvent> {
   readonly events: readonly E[];
   readonly metadata: EventMetadata;
   readonly now: Date;
+  /** Stored in the same statement as the events: the key exists exactly when they do. */
+  readonly idempotency?: IdempotencyRecord;
+}
+
+/** A command's idempotency key, as stored with its events. */
+export interface IdempotencyRecord {
+  /** Whose key: "<role>:<user id>", or "anonymous". */
+  readonly scope: string;
+  readonly key: string;
+  /** The command (mutation) name. */
+  readonly command: string;
+  /** SHA-256 of the command's input. */
+  readonly requestHash: string;
+  readonly expiresAt: Date;
+}
+
+/** What a command returned, as remembered under its idempotency key. */
+export interface RememberedResult {
+  readonly command: string;
+  readonly requestHash: string;
+  readonly result: { readonly id: string; readonly version: number; readonly position: string };
+}
+
+/** Idempotency keys written by saves (SaveRequest.idempotency). */
+export interface IdempotencyStore {
+  /** The unexpired record of `key` in `scope`, or null (an expired one is deleted). */
+  find(scope: string, key: string, now: Date): Promise<RememberedResult | null>;
+  /** Deletes keys that expired before `now`; returns how many. */
+  purgeExpired(now: Date): Promise<number>;
 }
 
 /**
@@ -82,4 +111,5 @@ export interface WriteModel {
   readonly users: AggregateStore<User, UserEvent>;
   readonly products: ProductStore;
   readonly orders: AggregateStore<Order, OrderEvent>;
+  readonly idempotency: IdempotencyStore;
 }
