@@ -9,6 +9,11 @@ import type { Loaders } from './loaders.js';
 /** What every resolver receives. Built once per request. */
 export interface GraphQLContext {
   readonly requestId: string;
+  /**
+   * Ties together everything one user action caused, across requests and
+   * services: the client's `x-correlation-id`, or the request id.
+   */
+  readonly correlationId: string;
   /** Who is asking: from a verified bearer token, or anonymous. */
   readonly actor: Actor;
   readonly logger: Logger;

@@ -52,6 +52,11 @@ export interface HttpServerDeps {
   readonly isTransientFault?: (error: unknown) => boolean;
 }
 
+/** A client-supplied id header, if it is a plausible id (nothing else reaches logs or events). */
+function safeId(header: unknown): string | undefined {
+  return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : undefined;
+}
+
 /**
  * The caller of an HTTP request: anonymous without an Authorization header;
  * a header that does not hold a valid token is refused (401, UNAUTHENTICATED)
@@ -86,10 +91,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const server = http.createServer(app);
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger, { isTransientFault: deps.isTransientFault });
-  const context = (requestId: string, actor: Actor, cache: boolean): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
     requestId,
+    correlationId,
     actor,
-    logger: deps.logger.child({ requestId }),
+    logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
     read: deps.read,
     loaders: createLoaders(deps.read, { cache }),
@@ -171,10 +177,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     express.json({ limit: deps.maxBodyBytes }),
     expressMiddleware(apollo, {
       context: async ({ req, res }) => {
-        const header = req.headers['x-request-id'];
-        const requestId = typeof header === 'string' && /^[\w.-]{1,128}$/.test(header) ? header : randomUUID();
+        const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
+        const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
         res.setHeader('x-request-id', requestId);
-        return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true);
+        res.setHeader('x-correlation-id', correlationId);
+        return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
       },
     }),
   );

@@ -5,7 +5,7 @@ import { openDatabase } from '../../src/infrastructure/db/database.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from '../support/databases.js';
 import { startTestServer, testDbKind, type TestServer } from '../support/server.js';
-import { TEST_JWT_SECRET } from '../support/auth.js';
+import { ADMIN, TEST_JWT_SECRET, bearer } from '../support/auth.js';
 import { registerUser } from '../support/operations.js';
 
 let server: TestServer;
@@ -51,6 +51,21 @@ describe('the HTTP server', () => {
     const rows = await server.app.db.prisma.$queryRaw<Array<{ metadata: { correlationId: string } }>>`
       SELECT metadata FROM event_log WHERE aggregate_id = ${userId}::uuid`;
     expect(rows.map((r) => r.metadata.correlationId)).toEqual(['trace-me-42']);
+  });
+
+  it("carries a client's x-correlation-id into the events, with the request as their cause and the caller as their actor", async () => {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'req-77', 'x-correlation-id': 'checkout-9', ...(await bearer(ADMIN)) },
+      body: JSON.stringify({ query: `mutation { registerUser(input: {name: "Correlated", email: "corr.${Date.now()}@example.com"}) { userId } }` }),
+    });
+    expect(res.headers.get('x-correlation-id')).toBe('checkout-9');
+    const { data } = (await res.json()) as { data: { registerUser: { userId: string } } };
+    const rows = await server.app.db.prisma.$queryRaw<Array<{ metadata: Record<string, unknown> }>>`
+      SELECT metadata FROM event_log WHERE aggregate_id = ${data.registerUser.userId}::uuid`;
+    expect(rows.map((r) => r.metadata)).toEqual([
+      { correlationId: 'checkout-9', causationId: 'req-77', requestId: 'req-77', actor: { role: 'admin', userId: ADMIN.userId } },
+    ]);
   });
 });
 

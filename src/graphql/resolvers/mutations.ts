@@ -12,7 +12,9 @@ function commandContext(ctx: GraphQLContext): CommandContext {
   return {
     actor,
     metadata: {
-      correlationId: ctx.requestId,
+      correlationId: ctx.correlationId,
+      // The request is what caused these events.
+      causationId: ctx.requestId,
       requestId: ctx.requestId,
       actor: actor.role === 'anonymous' ? { role: actor.role } : { role: actor.role, userId: actor.userId },
     },
