@@ -8,6 +8,7 @@ import {
   ValidationError,
   assertNever,
 } from './errors.js';
+import { assertPlainText } from './text.js';
 import type { Command, DomainEvent } from './messages.js';
 import type { Product } from './products.js';
 import type { User } from './users.js';
@@ -146,6 +147,7 @@ export function decideOrder(command: OrderCommand, state: Order | null): OrderEv
       transition(state, command.data.orderId, ['SHIPPED'], 'DELIVERED');
       return [{ type: 'OrderDelivered', data: { orderId: command.data.orderId } }];
     case 'CancelOrder': {
+      assertPlainText('reason', command.data.reason);
       const reason = command.data.reason.trim();
       if (reason.length < 1 || reason.length > MAX_REASON_LENGTH) {
         throw new ValidationError('reason', `expected 1–${MAX_REASON_LENGTH} characters, got ${reason.length}`);

@@ -1,5 +1,6 @@
 import { MAX_PRICE_CENTS, formatMoney, parseMoney, type Cents } from './money.js';
 import { AlreadyExistsError, NotFoundError, ValidationError, assertNever } from './errors.js';
+import { assertPlainText } from './text.js';
 import type { Command, DomainEvent } from './messages.js';
 
 export interface Product {
@@ -22,6 +23,7 @@ export type ProductUpdated = DomainEvent<'ProductUpdated', { productId: string; 
 export type ProductEvent = ProductAdded | ProductUpdated;
 
 function validProductName(raw: string): string {
+  assertPlainText('name', raw);
   const name = raw.trim();
   if (name.length < 1 || name.length > 200) {
     throw new ValidationError('name', `expected 1–200 characters after trimming, got ${name.length}`);

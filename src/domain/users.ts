@@ -1,4 +1,5 @@
 import { AlreadyExistsError, NotFoundError, ValidationError, assertNever } from './errors.js';
+import { assertPlainText } from './text.js';
 import type { Command, DomainEvent } from './messages.js';
 
 /** The user aggregate as the write side knows it. */
@@ -23,6 +24,7 @@ export type UserEvent = UserRegistered | UserProfileUpdated;
 const EMAIL = /^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$/;
 
 export function validName(raw: string, field = 'name'): string {
+  assertPlainText(field, raw);
   const name = raw.trim();
   if (name.length < 1 || name.length > 200) {
     throw new ValidationError(field, `expected 1–200 characters after trimming, got ${name.length}`);
@@ -31,6 +33,7 @@ export function validName(raw: string, field = 'name'): string {
 }
 
 export function validEmail(raw: string, field = 'email'): string {
+  assertPlainText(field, raw);
   const email = raw.trim();
   if (email.length > 254 || !EMAIL.test(email)) {
     throw new ValidationError(field, `expected a valid email address, got "${email.slice(0, 254)}"`);

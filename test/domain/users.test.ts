@@ -3,6 +3,7 @@ import { AlreadyExistsError, NotFoundError, ValidationError } from '../../src/do
 import {
   decideUser,
   evolveUser,
+  validName,
   type RegisterUser,
   type UpdateUserProfile,
   type UserEvent,
@@ -211,5 +212,20 @@ describe('evolving a user', () => {
       { type: 'UserProfileUpdated', data: { userId: USER_ID, name: 'Ada King', email: 'countess@example.org' } },
     ]).state;
     expect(state).toEqual({ id: USER_ID, name: 'Ada King', email: 'countess@example.org' });
+  });
+});
+
+describe('text that cannot be stored', () => {
+  it.each([
+    ['a NUL character', 'Ada\u0000Lovelace', 'expected text without control characters (such as NUL)'],
+    ['an escape character', 'Ada\u001bLovelace', 'expected text without control characters (such as NUL)'],
+    ['an unpaired surrogate', 'Ada\ud800Lovelace', 'expected valid Unicode text (it holds an unpaired surrogate)'],
+  ])('a name with %s is BAD_USER_INPUT on `name`', (_label, name, message) => {
+    expect(() => validName(name)).toThrow(message);
+    expect(() => validName(name)).toThrow(ValidationError);
+  });
+
+  it('tabs, new lines and emoji (paired surrogates) are fine', () => {
+    expect(validName('Ada\tLovelace 👩‍💻\n')).toBe('Ada\tLovelace 👩‍💻');
   });
 });

@@ -92,6 +92,10 @@ describe('values of the right type the domain refuses → BAD_USER_INPUT naming 
     ['quantity 0', PLACE_ORDER, () => order(0), 'items[0].quantity', /1 to 10000|1–10000|from 1/],
     ['quantity 10001', PLACE_ORDER, () => order(10_001), 'items[0].quantity', /1 to 10000|1–10000|from 1/],
     ['a negative price', 'mutation($input: AddProductInput!) { addProduct(input: $input) { productId } }', () => ({ input: { name: 'Negative', price: '-1.00' } }), 'price', /./],
+    // PostgreSQL cannot store these; they must be refused as input, not fail as SQL.
+    ['a NUL character in a name', REGISTER, () => ({ input: { name: 'Ada\u0000Lovelace', email: uniqueEmail('nul') } }), 'name', /control characters/],
+    ['an unpaired surrogate in a product name', 'mutation($input: AddProductInput!) { addProduct(input: $input) { productId } }', () => ({ input: { name: 'Half \ud800 pair', price: '1.00' } }), 'name', /valid Unicode/],
+    ['a NUL character in an email', REGISTER, () => ({ input: { name: 'Nul mail', email: 'nul\u0000@example.com' } }), 'email', /control characters/],
   ];
 
   it.each(domainCases)('%s', async (_what, query, variables, field, message) => {
