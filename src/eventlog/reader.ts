@@ -27,9 +27,30 @@ interface EventRow {
  * sequences commit out of order.
  */
 export class EventLogReader {
+  /** Reads in flight by (cursor, limit): projectors woken together at one checkpoint share one. */
+  private readonly reading = new Map<string, Promise<StoredEvent[]>>();
+
   constructor(private readonly db: SqlClient) {}
 
-  async readAfter(after: Cursor, limit: number): Promise<StoredEvent[]> {
+  /**
+   * Up to `limit` readable events after `after`. Identical calls while one is
+   * in flight get its answer (the same, read-only, event objects): the
+   * projectors of a process usually stand at the same checkpoint and are woken
+   * by the same commit, so they read the log once instead of once each. Any
+   * prefix of the log after `after` is a correct answer; a caller that needs a
+   * newer event reads again.
+   */
+  readAfter(after: Cursor, limit: number): Promise<StoredEvent[]> {
+    const key = `${after.tx}:${after.pos}:${limit}`;
+    let read = this.reading.get(key);
+    if (!read) {
+      read = this.read(after, limit).finally(() => this.reading.delete(key));
+      this.reading.set(key, read);
+    }
+    return read;
+  }
+
+  private async read(after: Cursor, limit: number): Promise<StoredEvent[]> {
     const rows = await this.db.$queryRaw<EventRow[]>`
       SELECT tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
              aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at

@@ -80,7 +80,11 @@ export class Projector {
    * projector's batch) is still running.
    */
   wake(cursor?: Cursor): void {
-    if (cursor) this.target = maxCursor(this.target, cursor);
+    if (cursor) {
+      // Already applied (e.g. this process's own commit, echoed back by NOTIFY): nothing to read.
+      if (this.checkpoint && compareCursors(cursor, this.checkpoint) <= 0) return;
+      this.target = maxCursor(this.target, cursor);
+    }
     this.woken = true;
     this.wakeUp?.();
   }
