@@ -35,6 +35,8 @@ const config: CodegenConfig = {
           UserPayload: '../graphql/mappers.js#PayloadModel',
           ProductPayload: '../graphql/mappers.js#PayloadModel',
           OrderPayload: '../graphql/mappers.js#PayloadModel',
+          ProjectionStatus: '../graphql/mappers.js#ProjectionStatusModel',
+          DeadLetter: '../graphql/mappers.js#DeadLetterModel',
         },
       },
     },

@@ -10,6 +10,8 @@ import { SubscriptionHub } from './subscriptions/hub.js';
 import { ordersProjection } from './projections/orders/projection.js';
 import { productsProjection } from './projections/products/projection.js';
 import type { Projection } from './projections/projection.js';
+import type { StoredEvent } from './eventlog/types.js';
+import { ProjectionOperations } from './projections/operations.js';
 import { Projector, readCheckpoint } from './projections/projector.js';
 import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/read-model.js';
@@ -67,7 +69,21 @@ async function openMigrated(config: Config, logger: Logger, onQuery?: (sql: stri
   return db;
 }
 
+/** A projection whose apply first calls `fault` for each event (tests make handlers fail with it). */
+function withFault(projection: Projection, fault: StartOptions['projectionFault']): Projection {
+  if (!fault) return projection;
+  return {
+    ...projection,
+    apply: async (tx, events) => {
+      for (const event of events) fault(projection.name, event);
+      return projection.apply(tx, events);
+    },
+  };
+}
+
 export interface StartOptions {
+  /** Test hook: called before a projection applies each event; throwing makes that handler fail. */
+  readonly projectionFault?: (projection: string, event: StoredEvent) => void;
   /** Counts SQL statements (tests). */
   readonly onQuery?: (sql: string) => void;
   /** Start projectors (default true). Tests may drive them by hand. */
@@ -130,7 +146,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   );
   const projectors = PROJECTIONS.map(
     (projection) =>
-      new Projector(db.prisma, reader, projection, {
+      new Projector(db.prisma, reader, withFault(projection, options.projectionFault), {
         onProgress: (name, cursor, applied) => {
           progress.advance(name, cursor);
           if (applied === 0) return;
@@ -139,10 +155,26 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
           announceProgress.get(name)!(`${name} ${formatCursor(cursor)}`);
         },
         onError: (name, err) => logger.error({ err, projection: name }, 'projection batch failed; will retry'),
+        onParked: (name, event, err) =>
+          logger.error(
+            { err, projection: name, eventId: event.eventId, eventType: event.type, aggregateId: event.aggregateId },
+            'event parked as a dead letter; the projection goes on without it (retry or skip it)',
+          ),
+        isTransient: (error) => classifyFault(error) !== undefined,
       }),
   );
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
   const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
+  const operations = new ProjectionOperations(
+    db.prisma,
+    PROJECTIONS.map((p) => p.name),
+    () => read.projections(),
+    // A wake-up without a position reaches every instance's projector, whichever holds the lease.
+    (name) => {
+      projectors.find((p) => p.name === name)?.wake();
+      announceEvents('redrive');
+    },
+  );
   const writeModel = metrics.countAppends(withFaultTranslation(prismaWriteModel(db.prisma)));
   const commands = metrics.instrument(
     new CommandService(
@@ -212,6 +244,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     commands,
     read,
     progress,
+    operations,
     subscriptions: hub,
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
     maxBodyBytes: config.MAX_BODY_BYTES,

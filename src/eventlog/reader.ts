@@ -62,6 +62,18 @@ export class EventLogReader {
     return rows.map(toStoredEvent);
   }
 
+  /** Specific events by id, in log order (e.g. events parked in a dead-letter table). */
+  async readByIds(eventIds: readonly string[]): Promise<StoredEvent[]> {
+    if (eventIds.length === 0) return [];
+    const rows = await this.db.$queryRaw<EventRow[]>`
+      SELECT tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
+             aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at
+      FROM event_log
+      WHERE event_id = ANY(string_to_array(${eventIds.join(',')}, ',')::uuid[])
+      ORDER BY tx_id, position`;
+    return rows.map(toStoredEvent);
+  }
+
   /** The cursor of the newest event that can be read now (LOG_START if none). */
   async head(): Promise<Cursor> {
     const [row] = await this.db.$queryRaw<Array<{ tx: string; pos: string }>>`

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/access.js';
 import type { ReadModel } from '../projections/read-model.js';
+import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
@@ -21,6 +22,8 @@ export interface GraphQLContext {
   readonly read: ReadModel;
   readonly loaders: Loaders;
   readonly progress: ProjectionProgress;
+  /** Operators' actions on projections (admin mutations). */
+  readonly operations: ProjectionOperations;
   /** Live views for subscriptions. */
   readonly subscriptions: SubscriptionHub;
   /** How long a payload waits for its projection (read-your-writes). */

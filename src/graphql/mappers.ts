@@ -1,12 +1,16 @@
 import type { OrderView, OrderViewItem } from '../projections/orders/view.js';
 import type { ProductView } from '../projections/products/view.js';
 import type { UserView } from '../projections/users/view.js';
+import type { DeadLetter } from '../projections/dead-letters.js';
+import type { ProjectionStatus } from '../projections/read-model.js';
 
 /** GraphQL object types are backed directly by read-model views. */
 export type OrderModel = OrderView;
 export type OrderItemModel = OrderViewItem;
 export type UserModel = UserView;
 export type ProductModel = ProductView;
+export type ProjectionStatusModel = ProjectionStatus;
+export type DeadLetterModel = DeadLetter;
 
 export interface PageModel<T> {
   readonly items: readonly T[];

@@ -7,7 +7,7 @@ import type { AggregateStore, WriteModel } from '../write/ports.js';
 export interface MetricsSources {
   /** Each projection's checkpoint and lag (the `projections` query's data). */
   readonly projections: () => Promise<
-    ReadonlyArray<{ name: string; position: string; lag: number; lagSeconds: number }>
+    ReadonlyArray<{ name: string; position: string; lag: number; lagSeconds: number; deadLetterCount: number; status: string }>
   >;
   /** Subscriptions open in this process. */
   readonly openSubscriptions: () => number;
@@ -57,7 +57,8 @@ export class Metrics {
 
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
-    const projectionGauge = (name: string, help: string, value: (p: { position: string; lag: number; lagSeconds: number }) => number) =>
+    type Status = Awaited<ReturnType<MetricsSources['projections']>>[number];
+    const projectionGauge = (name: string, help: string, value: (p: Status) => number) =>
       new Gauge({
         name,
         help,
@@ -73,6 +74,8 @@ export class Metrics {
     );
     projectionGauge('orders_projection_lag_events', 'Readable events each projection has not applied yet.', (p) => p.lag);
     projectionGauge('orders_projection_lag_seconds', 'Age of the oldest event each projection has not applied yet (0 when caught up).', (p) => p.lagSeconds);
+    projectionGauge('orders_projection_dead_letters', 'Events each projection has parked as dead letters (failed, and waiting behind a failed one).', (p) => p.deadLetterCount);
+    projectionGauge('orders_projection_stalled', '1 while a projection retries a failing batch (STALLED), else 0.', (p) => (p.status === 'STALLED' ? 1 : 0));
     new Gauge({
       name: 'orders_subscriptions_open',
       help: 'Subscriptions open in this process.',

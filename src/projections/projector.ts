@@ -1,6 +1,16 @@
 import { LOG_START, compareCursors, maxCursor, type Cursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
 import type { SqlClient, SqlDatabase } from '../eventlog/sql-client.js';
+import type { StoredEvent } from '../eventlog/types.js';
+import {
+  aggregateKey,
+  clearParked,
+  failedAgain,
+  park,
+  parkedAggregates,
+  parkedEvents,
+  pendingRedrives,
+} from './dead-letters.js';
 import type { Projection } from './projection.js';
 
 export interface ProjectorOptions {
@@ -10,6 +20,15 @@ export interface ProjectorOptions {
   /** After each step: where the projection stands, and how many events the step applied. */
   readonly onProgress?: (projection: string, cursor: Cursor, applied: number) => void;
   readonly onError?: (projection: string, error: unknown) => void;
+  /**
+   * Faults of the moment (database unavailable): retried for as long as they
+   * last, never parked. Without it, every error counts towards parking.
+   */
+  readonly isTransient?: (error: unknown) => boolean;
+  /** Failed attempts of a batch before its poison event is found and parked (default 3). */
+  readonly maxAttempts?: number;
+  /** An event was parked as a dead letter (FAILED). */
+  readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
 }
 
 /** Reads a projection's checkpoint (LOG_START when it has none yet). */
@@ -37,6 +56,8 @@ export class Projector {
   private target: Cursor = LOG_START;
   private readonly batchSize: number;
   private readonly idlePollMs: number;
+  /** Aggregates with dead letters (loaded on the first step; this projector is their only writer). */
+  private parked: Set<string> | undefined;
 
   constructor(
     private readonly db: SqlDatabase,
@@ -89,9 +110,10 @@ export class Projector {
     this.wakeUp?.();
   }
 
-  /** Forgets the cached checkpoint, so the next step reads it from the database. */
+  /** Forgets the cached checkpoint (and dead-letter state), so the next step reads them from the database. */
   resetCheckpoint(): void {
     this.checkpoint = undefined;
+    this.parked = undefined;
   }
 
   /** Applies every event available now; returns how many were read. For tests and rebuilds. */
@@ -104,18 +126,33 @@ export class Projector {
     }
   }
 
+  /**
+   * The loop. A failing batch is retried with backoff; the projection is
+   * STALLED meanwhile (its checkpoint row says why). Faults of the moment are
+   * retried for as long as they last; any other error, after `maxAttempts`,
+   * is narrowed down to the event that causes it, which is parked as a dead
+   * letter — and the projection goes on.
+   */
   private async run(generation: number): Promise<void> {
     let failures = 0;
+    let persistent = 0;
     while (this.running && generation === this.generation) {
       this.woken = false;
       let read = 0;
       try {
         read = await this.step();
         failures = 0;
+        persistent = 0;
       } catch (error) {
         this.checkpoint = undefined; // re-read it: the transaction rolled back
         failures++;
         this.options.onError?.(this.name, error);
+        await this.markStalled(error);
+        if (!this.options.isTransient?.(error) && ++persistent >= (this.options.maxAttempts ?? 3)) {
+          persistent = 0;
+          await this.exclusive(() => this.parkPoison(error)).catch((e: unknown) => this.options.onError?.(this.name, e));
+          continue;
+        }
         await this.sleep(Math.min(30_000, 100 * 2 ** failures));
         continue;
       }
@@ -139,12 +176,34 @@ export class Projector {
 
   /** One batch at a time per projector, whether from the loop or `catchUp`. */
   private step(): Promise<number> {
-    const next = this.lock.then(() => this.stepUnlocked());
+    return this.exclusive(() => this.stepUnlocked());
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.lock.then(work);
     this.lock = next.catch(() => undefined);
     return next;
   }
 
+  private handles(event: StoredEvent): boolean {
+    return this.projection.handles?.(event) ?? true;
+  }
+
+  /** Events of parked aggregates wait behind their failed event; the rest are applied. */
+  private split(events: readonly StoredEvent[]): { apply: StoredEvent[]; wait: StoredEvent[] } {
+    if (!this.parked?.size) return { apply: [...events], wait: [] };
+    const apply: StoredEvent[] = [];
+    const wait: StoredEvent[] = [];
+    for (const event of events) {
+      if (this.handles(event) && this.parked.has(aggregateKey(event))) wait.push(event);
+      else apply.push(event);
+    }
+    return { apply, wait };
+  }
+
   private async stepUnlocked(): Promise<number> {
+    this.parked ??= await parkedAggregates(this.db, this.name);
+    if (this.parked.size > 0) await this.redrive();
     const from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
     const events = await this.reader.readAfter(from, this.batchSize);
     if (events.length === 0) {
@@ -153,13 +212,14 @@ export class Projector {
       return 0;
     }
     const to = events[events.length - 1]!.cursor;
-    const { handles } = this.projection;
-    if (handles && !events.some(handles)) {
+    const { apply, wait } = this.split(events);
+    if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
       // Nothing to apply: moving the checkpoint is one statement, atomic by itself.
       await this.moveCheckpoint(this.db, from, to);
     } else {
       await this.db.$transaction(async (tx) => {
-        await this.projection.apply(tx, events);
+        await this.projection.apply(tx, apply);
+        await park(tx, this.name, wait, 'WAITING');
         await this.moveCheckpoint(tx, from, to);
       });
     }
@@ -168,12 +228,86 @@ export class Projector {
     return events.length;
   }
 
+  /**
+   * After a batch kept failing: applies its events one at a time (each with
+   * its checkpoint) until one fails, and parks that one as FAILED, with the
+   * error, in the transaction that moves the checkpoint past it.
+   */
+  private async parkPoison(batchError: unknown): Promise<void> {
+    this.parked ??= await parkedAggregates(this.db, this.name);
+    let from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
+    const events = await this.reader.readAfter(from, this.batchSize);
+    for (const event of events) {
+      const { apply, wait } = this.split([event]);
+      try {
+        await this.db.$transaction(async (tx) => {
+          await this.projection.apply(tx, apply);
+          await park(tx, this.name, wait, 'WAITING');
+          await this.moveCheckpoint(tx, from, event.cursor);
+        });
+      } catch (error) {
+        if (this.options.isTransient?.(error)) throw error;
+        const poisonFrom = from;
+        await this.db.$transaction(async (tx) => {
+          await park(tx, this.name, [event], 'FAILED', { error, attempts: this.options.maxAttempts ?? 3 });
+          await this.moveCheckpoint(tx, poisonFrom, event.cursor);
+        });
+        this.parked.add(aggregateKey(event));
+        this.checkpoint = event.cursor;
+        this.options.onParked?.(this.name, event, error);
+        this.options.onProgress?.(this.name, event.cursor, 1);
+        return;
+      }
+      from = event.cursor;
+      this.checkpoint = from;
+      this.options.onProgress?.(this.name, from, 1);
+    }
+    void batchError; // every event applied on its own: the batch's failure did not recur
+  }
+
+  /** Carries out operators' RETRY / SKIP requests for parked aggregates. */
+  private async redrive(): Promise<void> {
+    const requests = await pendingRedrives(this.db, this.name);
+    for (const { aggregateType, aggregateId, action } of requests) {
+      const letters = await parkedEvents(this.db, this.name, aggregateType, aggregateId);
+      const ids = letters.map((l) => l.event_id);
+      const toApply = action === 'SKIP' ? ids.slice(1) : ids;
+      const events = await this.reader.readByIds(toApply);
+      try {
+        await this.db.$transaction(async (tx) => {
+          await this.projection.apply(tx, events);
+          await clearParked(tx, this.name, ids);
+        });
+      } catch (error) {
+        if (this.options.isTransient?.(error)) throw error;
+        // Still failing: the first event not skipped is the failed one now.
+        await this.db.$transaction(async (tx) => {
+          if (action === 'SKIP') await clearParked(tx, this.name, ids.slice(0, 1));
+          await failedAgain(tx, this.name, toApply[0] ?? ids[0]!, error);
+        });
+        this.options.onError?.(this.name, error);
+      }
+    }
+    if (requests.length > 0) this.parked = await parkedAggregates(this.db, this.name);
+  }
+
+  /** Best effort (the database may be the problem): says why the projection is stuck. */
+  private async markStalled(error: unknown): Promise<void> {
+    const reason = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 2000);
+    await this.db.$executeRaw`
+      INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at, stalled_error, stalled_since)
+      VALUES (${this.name}, 0, 0, now(), ${reason}, now())
+      ON CONFLICT (name) DO UPDATE SET stalled_error = EXCLUDED.stalled_error,
+        stalled_since = coalesce(projection_checkpoint.stalled_since, now())`.catch(() => undefined);
+  }
+
   /** Guarded by the cursor the batch was read from: if anyone else moved it, fail (and roll back). */
   private async moveCheckpoint(db: SqlClient, from: Cursor, to: Cursor): Promise<void> {
     const moved = await db.$executeRaw`
       INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
       VALUES (${this.name}, ${to.tx}, ${to.pos}, now())
-      ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now()
+      ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
+        stalled_error = NULL, stalled_since = NULL
       WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
     if (moved !== 1) throw new Error(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
   }

@@ -17,6 +17,7 @@ import { createErrorFormatter } from '../graphql/errors.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import { resolvers } from '../graphql/resolvers.js';
+import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/read-model.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
@@ -31,6 +32,7 @@ export interface HttpServerDeps {
   readonly commands: CommandService;
   readonly read: ReadModel;
   readonly progress: ProjectionProgress;
+  readonly operations: ProjectionOperations;
   readonly readYourWritesTimeoutMs: number;
   readonly subscriptions: SubscriptionHub;
   readonly webSocket: WebSocketLimits;
@@ -100,6 +102,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     read: deps.read,
     loaders: createLoaders(deps.read, { cache }),
     progress: deps.progress,
+    operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
   });

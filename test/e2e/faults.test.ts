@@ -89,6 +89,9 @@ describe.runIf(postgres)('transient database faults', () => {
     await expect
       .poll(async () => (await server.ok(`{ user(id: "${userId}") { orderCount } }`)).user.orderCount, { timeout: 20_000 })
       .toBe(counts.size + 1);
+    // Lost connections are faults of the moment: retried, never parked as dead letters.
+    const { projections } = await server.ok('{ projections { name status deadLetterCount } }');
+    for (const p of projections) expect(p).toMatchObject({ status: 'RUNNING', deadLetterCount: 0 });
   }, 60_000);
 
   it('a database that refuses connections: commands and queries fail fast with SERVICE_UNAVAILABLE, /readyz is 503, and it recovers by itself', async () => {

@@ -1,4 +1,4 @@
-import { startApp, type App } from '../../src/app.js';
+import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import type { AuthenticatedActor } from '../../src/domain/access.js';
@@ -40,8 +40,10 @@ export interface TestServer {
  * Starts the real server on a fresh database of this run's kind, on a free
  * port. `stop` shuts it down gracefully and drops the database.
  */
-export async function startTestServer(overrides: Partial<Config> & { runProjectors?: boolean } = {}): Promise<TestServer> {
-  const { runProjectors, ...configOverrides } = overrides;
+export async function startTestServer(
+  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> = {},
+): Promise<TestServer> {
+  const { runProjectors, projectionFault, ...configOverrides } = overrides;
   const database = await createTestDatabase(testDbKind());
   const statements: string[] = [];
   const config = loadConfig(
@@ -61,6 +63,7 @@ export async function startTestServer(overrides: Partial<Config> & { runProjecto
   const app = await startApp(config, createLogger(config.LOG_LEVEL), {
     onQuery: (sql) => statements.push(sql),
     runProjectors,
+    projectionFault,
   });
   const client = (who: AuthenticatedActor | 'anonymous') => {
     const gql = async (query: string, variables?: Record<string, unknown>, headers: Record<string, string> = {}) => {

@@ -1,3 +1,4 @@
+import { requireAdmin } from '../../domain/access.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import type { CommandContext, CommandResult } from '../../write/commands.js';
 import type { GraphQLContext } from '../context.js';
@@ -36,4 +37,15 @@ export const Mutation: MutationResolvers = {
   shipOrder: async (_, { input }, ctx) => payload(await ctx.commands.shipOrder(input, commandContext(ctx))),
   deliverOrder: async (_, { input }, ctx) => payload(await ctx.commands.deliverOrder(input, commandContext(ctx))),
   cancelOrder: async (_, { input }, ctx) => payload(await ctx.commands.cancelOrder(input, commandContext(ctx))),
+  // Operations on the read side, not commands: staff only.
+  async retryDeadLetters(_, { projection, aggregateId }, ctx) {
+    requireAdmin(ctx.actor);
+    ctx.logger.info({ projection, aggregateId, actor: ctx.actor }, 'dead letters: retry requested');
+    return ctx.operations.redrive(projection, aggregateId, 'RETRY');
+  },
+  async skipDeadLetter(_, { projection, aggregateId }, ctx) {
+    requireAdmin(ctx.actor);
+    ctx.logger.warn({ projection, aggregateId, actor: ctx.actor }, 'dead letters: skip requested');
+    return ctx.operations.redrive(projection, aggregateId, 'SKIP');
+  },
 };
