@@ -5,10 +5,11 @@
  * outcome unknown is never retried behind the caller's back.
  */
 import { describe, expect, it } from 'vitest';
+import type { UserEvent } from '../../src/domain/users.js';
 import { handleCommand } from '../../src/write/command-handler.js';
 import { StoreUnavailableError, type AggregateStore, type Appended, type SaveRequest } from '../../src/write/ports.js';
 
-type Event = { type: 'Noted'; data: { n: number } };
+type Event = UserEvent;
 
 /** A store whose next `failures` loads or saves throw the given fault. */
 function flakyStore(plan: { loads?: StoreUnavailableError[]; saves?: StoreUnavailableError[] }) {
@@ -33,7 +34,10 @@ function flakyStore(plan: { loads?: StoreUnavailableError[]; saves?: StoreUnavai
   return { store, calls, saved };
 }
 
-const decide = (state: number | null) => ({ events: [{ type: 'Noted' as const, data: { n: (state ?? 0) + 1 } }], state: (state ?? 0) + 1 });
+const decide = (state: number | null) => ({
+  events: [{ type: 'UserProfileUpdated' as const, data: { userId: 'a', name: `Name ${(state ?? 0) + 1}`, email: 'a@example.com' } }],
+  state: (state ?? 0) + 1,
+});
 const options = { metadata: { correlationId: 'test' }, now: () => new Date(0), faultRetries: { retries: 3, baseDelayMs: 1 } };
 const nothingDone = () => new StoreUnavailableError(true);
 const unknownOutcome = () => new StoreUnavailableError(false);
