@@ -91,7 +91,7 @@ export interface StartOptions {
 }
 
 /** Channels between instances. Payloads are wake-ups; positions are the truth. */
-const EVENTS_CHANNEL = 'cqrs_events';
+export const EVENTS_CHANNEL = 'cqrs_events';
 const PROJECTIONS_CHANNEL = 'cqrs_projections';
 
 /**

@@ -16,7 +16,7 @@ export class ProjectionOperations {
     private readonly names: readonly string[],
     private readonly status: () => Promise<readonly ProjectionStatus[]>,
     /** Wakes the projection's projector (here or, through NOTIFY, elsewhere). */
-    private readonly wake: (projection: string) => void,
+    private readonly wake: (projection: string) => void | Promise<void>,
   ) {}
 
   async redrive(projection: string, aggregateId: string, action: 'RETRY' | 'SKIP', timeoutMs = 5000): Promise<ProjectionStatus> {
@@ -26,7 +26,7 @@ export class ProjectionOperations {
     if (!isId(aggregateId) || !(await requestRedrive(this.db, projection, aggregateId, action))) {
       throw new NotFoundError(`Failed event of ${projection}`, [aggregateId]);
     }
-    this.wake(projection);
+    await this.wake(projection);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       const letters = await listDeadLetters(this.db, { projection, aggregateId });

@@ -31,6 +31,13 @@ export interface ProjectorOptions {
   readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
 }
 
+/**
+ * Someone else moved this projection's checkpoint (a blue/green rebuild
+ * swapped its tables in, or another process ran it): the batch rolled back;
+ * the projector re-reads where it stands and goes on from there.
+ */
+export class CheckpointMovedError extends Error {}
+
 /** Reads a projection's checkpoint (LOG_START when it has none yet). */
 export async function readCheckpoint(db: SqlClient, name: string): Promise<Cursor> {
   const [row] = await db.$queryRaw<Array<{ tx: string; pos: string }>>`
@@ -145,6 +152,10 @@ export class Projector {
         persistent = 0;
       } catch (error) {
         this.checkpoint = undefined; // re-read it: the transaction rolled back
+        if (error instanceof CheckpointMovedError) {
+          this.parked = undefined; // its dead letters may have been replaced too
+          continue;
+        }
         failures++;
         this.options.onError?.(this.name, error);
         await this.markStalled(error);
@@ -309,7 +320,7 @@ export class Projector {
       ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
         stalled_error = NULL, stalled_since = NULL
       WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
-    if (moved !== 1) throw new Error(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
+    if (moved !== 1) throw new CheckpointMovedError(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
   }
 }
 

@@ -1,0 +1,152 @@
+/**
+ * Operating the projections from a shell (same configuration as the server):
+ *
+ *   npm run projections -- status
+ *   npm run projections -- dead-letters [<name>]
+ *   npm run projections -- retry <name> <aggregate id>    # apply its dead letters again
+ *   npm run projections -- skip <name> <aggregate id>     # drop its failed event, apply the rest
+ *   npm run projections -- rebuild <name|all>
+ *
+ * `rebuild` replays the whole event log. While a server runs the projection
+ * (it holds the projection's lease), the rebuild is blue/green: new tables
+ * are built beside the served ones and swapped in atomically. Without a
+ * running server it rebuilds in place. `retry` / `skip` are carried out by
+ * the projector that runs the projection — the server's, or, without one,
+ * this process's.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EVENTS_CHANNEL, PROJECTIONS } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { EventLogReader } from '../src/eventlog/reader.js';
+import { openDatabase } from '../src/infrastructure/db/database.js';
+import { classifyFault } from '../src/infrastructure/db/faults.js';
+import { openLeases } from '../src/infrastructure/db/leases.js';
+import { pendingMigrations } from '../src/infrastructure/db/migrate.js';
+import { listDeadLetters } from '../src/projections/dead-letters.js';
+import { ProjectionOperations } from '../src/projections/operations.js';
+import { Projector } from '../src/projections/projector.js';
+import { readModel } from '../src/projections/read-model.js';
+import { rebuildBlueGreen, rebuildInPlace } from '../src/projections/rebuild.js';
+
+const USAGE = `usage: npm run projections -- <command>
+  status                          each projection: status, position, lag, dead letters, last error
+  dead-letters [<name>]           the parked events
+  retry <name> <aggregate id>     apply the aggregate's dead letters again (after fixing the cause)
+  skip <name> <aggregate id>      drop the aggregate's failed event, apply the ones waiting behind it
+  rebuild <name|all>              replay the event log (blue/green while a server runs it, else in place)
+projections: ${PROJECTIONS.map((p) => p.name).join(', ')}`;
+
+function fail(message: string): never {
+  console.error(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+const [command, ...args] = process.argv.slice(2);
+const names = PROJECTIONS.map((p) => p.name);
+const projectionArg = (name: string | undefined, allowAll = false) => {
+  if (allowAll && name === 'all') return [...PROJECTIONS];
+  const found = PROJECTIONS.find((p) => p.name === name);
+  if (!found) fail(`expected a projection (${names.join(', ')}${allowAll ? ', or all' : ''}), got ${name ? `"${name}"` : 'nothing'}`);
+  return [found];
+};
+if (!command || !['status', 'dead-letters', 'retry', 'skip', 'rebuild'].includes(command)) {
+  fail(command ? `unknown command "${command}"` : 'a command is needed');
+}
+
+const config = loadConfig();
+if (!config.DATABASE_URL && existsSync(join(resolve(config.PGLITE_DIR), 'postmaster.pid'))) {
+  console.error(
+    `The embedded database in ${config.PGLITE_DIR} is in use: stop the server first (PGlite serves one process at a time).`,
+  );
+  process.exit(1);
+}
+const db = await openDatabase(
+  config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL, poolSize: 4 } : { pgliteDir: config.PGLITE_DIR },
+);
+const leases = openLeases(db, () => undefined);
+let exitCode = 0;
+try {
+  const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
+  if (pending.length) throw new Error(`The database is missing migrations (${pending.join(', ')}): run \`npm run db:migrate\` first.`);
+  const reader = new EventLogReader(db.prisma);
+  const read = readModel(db.prisma, reader, names);
+
+  switch (command) {
+    case 'status': {
+      for (const p of await read.projections()) {
+        console.log(
+          `${p.name.padEnd(10)} ${p.status.padEnd(8)} position ${p.position.padEnd(14)} lag ${String(p.lag).padStart(6)} events ` +
+            `(${p.lagSeconds.toFixed(1)} s)  dead letters ${p.deadLetterCount}${p.lastError ? `\n           last error: ${p.lastError}` : ''}`,
+        );
+      }
+      break;
+    }
+    case 'dead-letters': {
+      const [projection] = args[0] ? projectionArg(args[0]) : [undefined];
+      const letters = await listDeadLetters(db.prisma, { projection: projection?.name });
+      if (letters.length === 0) console.log('No dead letters.');
+      for (const l of letters) {
+        console.log(
+          `${l.projection} ${l.state.padEnd(7)} ${l.aggregateType} ${l.aggregateId} ${l.eventType} at ${l.position}, ` +
+            `attempts ${l.attempts}, parked ${l.parkedAt.toISOString()}${l.error ? `\n  ${l.error}` : ''}`,
+        );
+      }
+      break;
+    }
+    case 'retry':
+    case 'skip': {
+      const [projection] = projectionArg(args[0]);
+      if (!args[1]) fail('an aggregate id is needed');
+      const operations = new ProjectionOperations(
+        db.prisma,
+        names,
+        () => read.projections(),
+        async (name) => {
+          if (await leases.tryAcquire(name)) {
+            // No server runs it: carry the request out here.
+            const projector = new Projector(db.prisma, reader, projection!, { isTransient: (e) => classifyFault(e) !== undefined });
+            await projector.catchUp();
+            await leases.release(name);
+          } else {
+            await db.prisma.$executeRaw`SELECT pg_notify(${EVENTS_CHANNEL}, 'redrive')`;
+          }
+        },
+      );
+      const status = await operations.redrive(projection!.name, args[1], command === 'retry' ? 'RETRY' : 'SKIP', 30_000);
+      const left = status.deadLetters.filter((l) => l.aggregateId === args[1]);
+      console.log(
+        left.length === 0
+          ? `${command === 'retry' ? 'Retried' : 'Skipped'}: ${projection!.name} has no dead letters left for ${args[1]} (${status.deadLetterCount} in all; status ${status.status}).`
+          : `Still parked: ${left.length} dead letter(s) for ${args[1]}; last error: ${left[0]!.error ?? status.lastError}`,
+      );
+      if (left.length) exitCode = 1;
+      break;
+    }
+    case 'rebuild': {
+      for (const projection of projectionArg(args[0], true)) {
+        const started = performance.now();
+        const inPlace = await leases.tryAcquire(projection.name);
+        const progress = (n: number) => process.stderr.write(`\r${projection.name}: ${n} events replayed`);
+        const events = inPlace
+          ? await rebuildInPlace(db.prisma, reader, projection, { onProgress: progress })
+          : await rebuildBlueGreen(db.prisma, reader, projection, { onProgress: progress });
+        if (inPlace) await leases.release(projection.name);
+        const seconds = (performance.now() - started) / 1000;
+        process.stderr.write('\n');
+        console.log(
+          `Rebuilt ${projection.name} ${inPlace ? 'in place (no server was running it)' : 'blue/green (swapped in while a server serves it)'}: ` +
+            `${events} events in ${seconds.toFixed(1)} s (${Math.round(events / Math.max(seconds, 0.001))} events/s).`,
+        );
+      }
+      break;
+    }
+  }
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  exitCode = 1;
+} finally {
+  await leases.close();
+  await db.close();
+}
+process.exit(exitCode);
