@@ -21,5 +21,5 @@ export const EVENT_SCHEMA_VERSIONS: Record<EventType, number> = {
   OrderConfirmed: 1,
   OrderShipped: 1,
   OrderDelivered: 1,
-  OrderCancelled: 1,
+  OrderCancelled: 2,
 };

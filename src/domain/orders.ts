@@ -82,7 +82,14 @@ export type OrderPlaced = DomainEvent<
 export type OrderConfirmed = DomainEvent<'OrderConfirmed', { orderId: string }>;
 export type OrderShipped = DomainEvent<'OrderShipped', { orderId: string }>;
 export type OrderDelivered = DomainEvent<'OrderDelivered', { orderId: string }>;
-export type OrderCancelled = DomainEvent<'OrderCancelled', { orderId: string; reason: string }>;
+/**
+ * Schema v2 added `cancelledBy`. Events stored as v1 (before it existed) are
+ * upcast on read with `cancelledBy: null` — not recorded (src/eventlog/upcasters.ts).
+ */
+export type OrderCancelled = DomainEvent<
+  'OrderCancelled',
+  { orderId: string; reason: string; cancelledBy: 'customer' | 'staff' | null }
+>;
 export type OrderEvent = OrderPlaced | OrderConfirmed | OrderShipped | OrderDelivered | OrderCancelled;
 
 /**
@@ -162,7 +169,8 @@ export function decideOrder(command: OrderCommand, state: Order | null): OrderEv
         throw new ForbiddenError(`Customers may cancel an order only while it is ${CUSTOMER_CANCELLABLE.join(' or ')}; it is ${state.status}`);
       }
       transition(state, orderId, ['PENDING', 'CONFIRMED', 'SHIPPED'], 'CANCELLED');
-      return [{ type: 'OrderCancelled', data: { orderId: command.data.orderId, reason } }];
+      const cancelledBy = requestedBy.role === 'customer' ? 'customer' : 'staff';
+      return [{ type: 'OrderCancelled', data: { orderId: command.data.orderId, reason, cancelledBy } }];
     }
     default:
       return assertNever(command);

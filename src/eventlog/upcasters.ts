@@ -5,7 +5,10 @@ import { EVENT_SCHEMA_VERSIONS, type AnyDomainEvent, type EventType } from '../d
  * current one. Register a step here (`"<Type>@<fromVersion>"`) whenever an
  * event's shape changes; stored events are never rewritten.
  */
-const steps: Record<string, (data: any) => unknown> = {};
+const steps: Record<string, (data: any) => unknown> = {
+  /** v2 records who cancelled; for older events nobody knows. */
+  'OrderCancelled@1': (data: { orderId: string; reason: string }) => ({ ...data, cancelledBy: null }),
+};
 
 export function upcast(type: string, schemaVersion: number, data: unknown): AnyDomainEvent {
   const current = EVENT_SCHEMA_VERSIONS[type as EventType];

@@ -18,6 +18,7 @@ export function orderViewFromRow(r: Json): OrderView {
     total: typeof r.total === 'number' ? r.total.toFixed(2) : String(r.total),
     status: r.status as OrderStatus,
     cancellationReason: r.cancellation_reason ?? null,
+    cancelledBy: r.cancelled_by ?? null,
     version: r.version,
     lastTx: BigInt(r.last_tx),
     lastPos: BigInt(r.last_pos),

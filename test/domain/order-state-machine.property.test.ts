@@ -190,7 +190,8 @@ class Cancel implements fc.Command<OrderModel, History> {
     } else if (!CANCELLABLE[requestedBy.role].includes(model.status)) {
       when.thenThrows(ForbiddenError, { code: 'FORBIDDEN', message: `it is ${model.status}` });
     } else {
-      const event: OrderEvent = { type: 'OrderCancelled', data: { orderId: ORDER_ID, reason: stored } };
+      const cancelledBy = requestedBy.role === 'customer' ? 'customer' : 'staff';
+      const event: OrderEvent = { type: 'OrderCancelled', data: { orderId: ORDER_ID, reason: stored, cancelledBy } };
       when.then([event]);
       history.events.push(event);
       model.status = 'CANCELLED';

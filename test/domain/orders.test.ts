@@ -72,9 +72,9 @@ const placed: OrderPlaced = {
 const confirmed: OrderEvent = { type: 'OrderConfirmed', data: { orderId: ORDER_ID } };
 const shipped: OrderEvent = { type: 'OrderShipped', data: { orderId: ORDER_ID } };
 const delivered: OrderEvent = { type: 'OrderDelivered', data: { orderId: ORDER_ID } };
-const cancelled = (reason = 'Customer changed their mind'): OrderEvent => ({
+const cancelled = (reason = 'Customer changed their mind', cancelledBy: 'customer' | 'staff' = 'staff'): OrderEvent => ({
   type: 'OrderCancelled',
-  data: { orderId: ORDER_ID, reason },
+  data: { orderId: ORDER_ID, reason, cancelledBy },
 });
 
 /** Event histories that leave the order in each status. */
@@ -439,7 +439,7 @@ describe('order lifecycle', () => {
     const stranger: AuthenticatedActor = { role: 'customer', userId: '00000000-0000-4000-8000-00000000beef' };
 
     it.each<OrderStatus>(['PENDING', 'CONFIRMED'])('the owner can cancel their %s order', (status) => {
-      spec.given(history[status]).when(cancel('Too late', owner)).then([cancelled('Too late')]);
+      spec.given(history[status]).when(cancel('Too late', owner)).then([cancelled('Too late', 'customer')]);
     });
 
     it('the owner cannot cancel a SHIPPED order (staff can): FORBIDDEN naming the status', () => {

@@ -48,6 +48,7 @@ export const Order: OrderResolvers = {
   user: (order, _, { loaders }) => loaders.user.load(order.userId),
   items: (order) => [...order.items],
   statusDisplay: (order) => statusDisplay(order),
+  cancelledBy: (order) => (order.cancelledBy === null ? null : order.cancelledBy === 'customer' ? 'CUSTOMER' : 'STAFF'),
   position: (order) => formatCursor({ tx: order.lastTx, pos: order.lastPos }),
 };
 

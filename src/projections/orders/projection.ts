@@ -20,7 +20,7 @@ const ORDER_VIEW: TableSpec = {
   key: 'id',
   columns: {
     id: 'uuid', user_id: 'uuid', user_name: 'text', user_email: 'text', items: 'jsonb', item_count: 'int',
-    total: 'numeric', status: '"OrderStatus"', cancellation_reason: 'text', version: 'int',
+    total: 'numeric', status: '"OrderStatus"', cancellation_reason: 'text', cancelled_by: 'text', version: 'int',
     last_tx: 'bigint', last_pos: 'bigint', created_at: 'timestamptz', updated_at: 'timestamptz',
   },
 };
@@ -41,7 +41,7 @@ const ORDER_VIEW_USER: TableSpec = {
 export function toRow(v: OrderView) {
   return {
     id: v.id, user_id: v.userId, user_name: v.userName, user_email: v.userEmail, items: v.items,
-    item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason,
+    item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason, cancelled_by: v.cancelledBy,
     version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(), created_at: v.createdAt, updated_at: v.updatedAt,
   };
 }

@@ -21,6 +21,7 @@ interface OrderViewRow {
   total: string;
   status: OrderStatus;
   cancellation_reason: string | null;
+  cancelled_by: 'customer' | 'staff' | null;
   version: number;
   last_tx: string;
   last_pos: string;
@@ -29,7 +30,7 @@ interface OrderViewRow {
 }
 
 const ORDER_VIEW_COLUMNS = Prisma.raw(`id::text, user_id::text, user_name, user_email, items, item_count, total::text,
-  status::text, cancellation_reason, version, last_tx::text, last_pos::text, created_at, updated_at`);
+  status::text, cancellation_reason, cancelled_by, version, last_tx::text, last_pos::text, created_at, updated_at`);
 
 export function toOrderView(row: OrderViewRow): OrderView {
   return {
@@ -42,6 +43,7 @@ export function toOrderView(row: OrderViewRow): OrderView {
     total: row.total,
     status: row.status,
     cancellationReason: row.cancellation_reason,
+    cancelledBy: row.cancelled_by,
     version: row.version,
     lastTx: BigInt(row.last_tx),
     lastPos: BigInt(row.last_pos),

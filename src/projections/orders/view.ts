@@ -25,6 +25,8 @@ export interface OrderView {
   readonly total: string;
   readonly status: OrderStatus;
   readonly cancellationReason: string | null;
+  /** Who cancelled it; null when not cancelled, or cancelled before this was recorded. */
+  readonly cancelledBy: 'customer' | 'staff' | null;
   readonly version: number;
   readonly lastTx: bigint;
   readonly lastPos: bigint;
@@ -85,6 +87,7 @@ export function evolveOrderView(
       total,
       status: 'PENDING',
       cancellationReason: null,
+      cancelledBy: null,
       createdAt: event.occurredAt,
       ...stamp,
     };
@@ -98,7 +101,7 @@ export function evolveOrderView(
     case 'OrderDelivered':
       return { ...view, ...stamp, status: 'DELIVERED' };
     case 'OrderCancelled':
-      return { ...view, ...stamp, status: 'CANCELLED', cancellationReason: event.data.reason };
+      return { ...view, ...stamp, status: 'CANCELLED', cancellationReason: event.data.reason, cancelledBy: event.data.cancelledBy };
     default:
       return assertNever(event);
   }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "order_view" ADD COLUMN     "cancelled_by" TEXT;
