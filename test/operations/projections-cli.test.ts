@@ -5,30 +5,19 @@
  * rebuilding in place without a server, and status / dead letters / retry /
  * skip from a shell while the server's projector does the work.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/eventlog/types.js';
+import { runScript } from '../support/cli.js';
 import { addProduct, registerUser, transition } from '../support/operations.js';
 import { ReplayDatabase, expectSameReadModels, readModelSnapshot, waitUntilCaughtUp } from '../support/replay.js';
 import { startTestServer, testDbKind, type TestServer } from '../support/server.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const TSX = join(ROOT, 'node_modules/.bin/tsx');
 const postgres = testDbKind() === 'postgres';
 
-function cli(databaseUrl: string, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { PGLITE_DIR: _dir, ...env } = process.env;
-    const child = spawn(TSX, ['scripts/projections.ts', ...args], { cwd: ROOT, env: { ...env, DATABASE_URL: databaseUrl }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+/** `npm run projections -- <args>` against a database. */
+function cli(databaseUrl: string, ...args: string[]) {
+  const { PGLITE_DIR: _dir, ...env } = process.env;
+  return runScript('scripts/projections.ts', args, { ...env, DATABASE_URL: databaseUrl });
 }
 
 const PLACE = `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { orderId } }`;
