@@ -107,8 +107,11 @@ export class EventLogReader {
 
 function toStoredEvent(row: EventRow): StoredEvent {
   const event = upcast(row.type, row.schema_version, row.data) as AnyDomainEvent;
+  // Property by property: `{ ...event, …nine more }` took ~20 µs per event
+  // (2 µs written out), the largest item in a rebuild's profile.
   return {
-    ...event,
+    type: event.type,
+    data: event.data,
     cursor: { tx: BigInt(row.tx), pos: BigInt(row.pos) },
     eventId: row.event_id,
     schemaVersion: row.schema_version,

@@ -42,7 +42,8 @@ export function toRow(v: OrderView) {
   return {
     id: v.id, user_id: v.userId, user_name: v.userName, user_email: v.userEmail, items: v.items,
     item_count: v.itemCount, total: v.total, status: v.status, cancellation_reason: v.cancellationReason, cancelled_by: v.cancelledBy,
-    version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(), created_at: v.createdAt, updated_at: v.updatedAt,
+    version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(),
+    created_at: v.createdAt.toISOString(), updated_at: v.updatedAt.toISOString(),
   };
 }
 

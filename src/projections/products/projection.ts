@@ -18,7 +18,7 @@ const PRODUCT_VIEW: TableSpec = {
 function toRow(v: ProductView) {
   return {
     id: v.id, name: v.name, price: v.price, version: v.version, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(),
-    created_at: v.createdAt, updated_at: v.updatedAt,
+    created_at: v.createdAt.toISOString(), updated_at: v.updatedAt.toISOString(),
   };
 }
 

@@ -39,7 +39,8 @@ const USER_VIEW_CHANGE: TableSpec = {
 export function toRow(v: UserView) {
   return {
     id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
-    total_spent: v.totalSpent, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(), created_at: v.createdAt, updated_at: v.updatedAt,
+    total_spent: v.totalSpent, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(),
+    created_at: v.createdAt.toISOString(), updated_at: v.updatedAt.toISOString(),
   };
 }
 
