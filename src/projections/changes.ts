@@ -59,7 +59,11 @@ export interface OrderChangeFilter {
   readonly status?: OrderStatus | null;
 }
 
-/** Order-view changes after `after`, in key order, optionally filtered (as of each change). */
+/**
+ * Order-view changes after `after`, in key order, optionally filtered (as of each change).
+ * ORDER BY names the table's columns (`c.tx`): a bare `tx` would sort by the
+ * `tx::text` output column, and "1000" sorts before "999".
+ */
 export async function orderChangesAfter(
   db: SqlClient,
   after: ChangeKey,
@@ -67,12 +71,12 @@ export async function orderChangesAfter(
   filter: OrderChangeFilter = {},
 ): Promise<Array<Change<OrderView>>> {
   const rows = await db.$queryRaw<ChangeRow[]>`
-    SELECT tx::text, pos::text, order_id::text AS id, view FROM order_view_change
+    SELECT tx::text, pos::text, order_id::text AS id, view FROM order_view_change c
     WHERE (tx, pos, order_id) > (${after.tx}::bigint, ${after.pos}::bigint, ${after.id || '00000000-0000-0000-0000-000000000000'}::uuid)
       AND (${filter.orderId ?? null}::uuid IS NULL OR order_id = ${filter.orderId ?? null}::uuid)
       AND (${filter.userId ?? null}::text IS NULL OR view->>'user_id' = ${filter.userId ?? null}::text)
       AND (${filter.status ?? null}::text IS NULL OR view->>'status' = ${filter.status ?? null}::text)
-    ORDER BY tx, pos, order_id
+    ORDER BY c.tx, c.pos, c.order_id
     LIMIT ${limit}`;
   return rows.map(toChange(orderViewFromRow));
 }
@@ -84,10 +88,10 @@ export async function userChangesAfter(
   userId?: string,
 ): Promise<Array<Change<UserView>>> {
   const rows = await db.$queryRaw<ChangeRow[]>`
-    SELECT tx::text, pos::text, user_id::text AS id, view FROM user_view_change
+    SELECT tx::text, pos::text, user_id::text AS id, view FROM user_view_change c
     WHERE (tx, pos, user_id) > (${after.tx}::bigint, ${after.pos}::bigint, ${after.id || '00000000-0000-0000-0000-000000000000'}::uuid)
       AND (${userId ?? null}::uuid IS NULL OR user_id = ${userId ?? null}::uuid)
-    ORDER BY tx, pos, user_id
+    ORDER BY c.tx, c.pos, c.user_id
     LIMIT ${limit}`;
   return rows.map(toChange(userViewFromRow));
 }
@@ -97,9 +101,9 @@ export async function lastChangeKey(db: SqlClient, table: 'order_view_change' | 
   const rows =
     table === 'order_view_change'
       ? await db.$queryRaw<Array<{ tx: string; pos: string; id: string }>>`
-          SELECT tx::text, pos::text, order_id::text AS id FROM order_view_change ORDER BY tx DESC, pos DESC, order_id DESC LIMIT 1`
+          SELECT tx::text, pos::text, order_id::text AS id FROM order_view_change c ORDER BY c.tx DESC, c.pos DESC, c.order_id DESC LIMIT 1`
       : await db.$queryRaw<Array<{ tx: string; pos: string; id: string }>>`
-          SELECT tx::text, pos::text, user_id::text AS id FROM user_view_change ORDER BY tx DESC, pos DESC, user_id DESC LIMIT 1`;
+          SELECT tx::text, pos::text, user_id::text AS id FROM user_view_change c ORDER BY c.tx DESC, c.pos DESC, c.user_id DESC LIMIT 1`;
   const row = rows[0];
   return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos), id: row.id } : { tx: 0n, pos: 0n, id: '' };
 }

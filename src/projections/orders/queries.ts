@@ -73,7 +73,7 @@ export async function listOrders(db: SqlClient, filter: OrderFilter, page: numbe
   const [rows, [count]] = await Promise.all([
     db.$queryRaw<OrderViewRow[]>`
       SELECT ${ORDER_VIEW_COLUMNS} FROM order_view ${where}
-      ORDER BY created_at DESC, id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
+      ORDER BY order_view.created_at DESC, order_view.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
     db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM order_view ${where}`,
   ]);
   return { items: rows.map(toOrderView), total: count?.n ?? 0 };

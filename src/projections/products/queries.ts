@@ -41,7 +41,7 @@ export async function productsByIds(db: SqlClient, ids: readonly string[]): Prom
 export async function listProducts(db: SqlClient, page: number, pageSize: number) {
   const [rows, [count]] = await Promise.all([
     db.$queryRaw<ProductViewRow[]>`
-      SELECT ${PRODUCT_VIEW_COLUMNS} FROM product_view ORDER BY created_at DESC, id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
+      SELECT ${PRODUCT_VIEW_COLUMNS} FROM product_view ORDER BY product_view.created_at DESC, product_view.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
     db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM product_view`,
   ]);
   return { items: rows.map(toProductView), total: count?.n ?? 0 };

@@ -46,7 +46,7 @@ export async function usersByIds(db: SqlClient, ids: readonly string[]): Promise
 export async function listUsers(db: SqlClient, page: number, pageSize: number) {
   const [rows, [count]] = await Promise.all([
     db.$queryRaw<UserViewRow[]>`
-      SELECT ${USER_VIEW_COLUMNS} FROM user_view ORDER BY created_at DESC, id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
+      SELECT ${USER_VIEW_COLUMNS} FROM user_view ORDER BY user_view.created_at DESC, user_view.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
     db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM user_view`,
   ]);
   return { items: rows.map(toUserView), total: count?.n ?? 0 };
