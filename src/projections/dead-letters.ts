@@ -108,10 +108,11 @@ export async function listDeadLetters(
   const rows = await db.$queryRaw<Row[]>`
     SELECT projection, tx::text, pos::text, event_id::text, event_type, aggregate_type, aggregate_id::text,
            state, error, attempts, parked_at
-    FROM projection_dead_letter
+    FROM projection_dead_letter d
     WHERE (${filter.projection ?? null}::text IS NULL OR projection = ${filter.projection ?? null})
       AND (${filter.aggregateId ?? null}::text IS NULL OR aggregate_id::text = ${filter.aggregateId ?? null})
-    ORDER BY projection, tx, pos
+    -- The table's bigint columns (d.tx), not the text the select list names tx.
+    ORDER BY d.projection, d.tx, d.pos
     LIMIT ${limit}`;
   return rows.map(toDeadLetter);
 }
@@ -147,9 +148,9 @@ export async function pendingRedrives(
 /** The event ids parked for one aggregate, in log order, the failed one first. */
 export async function parkedEvents(db: SqlClient, projection: string, aggregateType: string, aggregateId: string) {
   const rows = await db.$queryRaw<Array<{ event_id: string; state: DeadLetterState; attempts: number }>>`
-    SELECT event_id::text, state, attempts FROM projection_dead_letter
+    SELECT event_id::text, state, attempts FROM projection_dead_letter d
     WHERE projection = ${projection} AND aggregate_type = ${aggregateType} AND aggregate_id = ${aggregateId}::uuid
-    ORDER BY tx, pos`;
+    ORDER BY d.tx, d.pos`;
   return rows;
 }
 

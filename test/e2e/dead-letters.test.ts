@@ -137,3 +137,19 @@ describe('a fault of the moment', () => {
     expect(status).toMatchObject({ status: 'RUNNING', lastError: null, deadLetterCount: 0 });
   }, 40_000);
 });
+
+describe('dead letters are listed in log order', () => {
+  it('by position as a number, not as text (…:999 before …:1000)', async () => {
+    const { listDeadLetters } = await import('../../src/projections/dead-letters.js');
+    const db = server.app.db.prisma;
+    const aggregateId = '00000000-0000-4000-8000-000000000999';
+    for (const pos of [1000, 999, 10]) {
+      await db.$executeRaw`
+        INSERT INTO projection_dead_letter (projection, tx, pos, event_id, event_type, aggregate_type, aggregate_id, state, error, attempts, parked_at)
+        VALUES ('sorting', 1, ${pos}, gen_random_uuid(), 'OrderConfirmed', 'Order', ${aggregateId}::uuid, 'WAITING', NULL, 0, now())`;
+    }
+    const letters = await listDeadLetters(db, { projection: 'sorting' });
+    expect(letters.map((l) => l.position)).toEqual(['1:10', '1:999', '1:1000']);
+    await db.$executeRaw`DELETE FROM projection_dead_letter WHERE projection = 'sorting'`;
+  });
+});
