@@ -109,7 +109,10 @@ export class Projector {
    */
   wake(cursor?: Cursor): void {
     if (cursor) {
-      // Already applied (e.g. this process's own commit, echoed back by NOTIFY): nothing to read.
+      // Already applied, or already known: the loop keeps polling until it has
+      // read as far as `target` (see `run`). E.g. this process's own commit,
+      // echoed back by NOTIFY while the batch that applies it is running.
+      if (compareCursors(cursor, this.target) <= 0) return;
       if (this.checkpoint && compareCursors(cursor, this.checkpoint) <= 0) return;
       this.target = maxCursor(this.target, cursor);
     }

@@ -33,33 +33,55 @@ function insertFromJson(spec: TableSpec, rows: ReadonlyArray<Record<string, unkn
 }
 
 /**
- * Upserts many rows in one statement, so a batch of events costs one round
- * trip per table rather than one per row. Table and column names come from
- * code, never from input.
+ * `INSERT … ON CONFLICT (key) DO UPDATE` for many rows: one statement, so a
+ * batch of events costs one round trip per table rather than one per row
+ * (null when there are no rows). Table and column names come from code,
+ * never from input.
  */
-export async function upsertRows(
-  tx: ReadModelTx,
-  spec: TableSpec,
-  rows: ReadonlyArray<Record<string, unknown>>,
-): Promise<void> {
-  if (rows.length === 0) return;
+export function upsertStatement(spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Prisma.Sql | null {
+  if (rows.length === 0) return null;
   const updates = Object.keys(spec.columns)
     .filter((n) => n !== spec.key)
     .map((n) => `"${n}" = EXCLUDED."${n}"`)
     .join(', ');
-  await tx.$executeRaw`${insertFromJson(spec, rows)}
+  return Prisma.sql`${insertFromJson(spec, rows)}
     ON CONFLICT (${Prisma.raw(`"${spec.key}"`)}) DO UPDATE SET ${Prisma.raw(updates)}`;
 }
 
 /**
  * Appends rows to a change-history table; rows already there (a replay)
- * are left as they are.
+ * are left as they are (null when there are no rows).
  */
-export async function insertChanges(
-  tx: ReadModelTx,
-  spec: TableSpec,
-  rows: ReadonlyArray<Record<string, unknown>>,
-): Promise<void> {
-  if (rows.length === 0) return;
-  await tx.$executeRaw`${insertFromJson(spec, rows)} ON CONFLICT DO NOTHING`;
+export function changesStatement(spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Prisma.Sql | null {
+  if (rows.length === 0) return null;
+  return Prisma.sql`${insertFromJson(spec, rows)} ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * Sends a batch's writes as ONE statement — all but the last as
+ * data-modifying CTEs (`WITH w0 AS (…), w1 AS (…) <last>`) — so a projection
+ * batch costs one round trip for all its tables. PostgreSQL runs every part
+ * exactly once, all on the database as it was before the statement: no part
+ * may depend on another's effect, and no two may change the same row.
+ */
+export async function writeAll(tx: ReadModelTx, statements: ReadonlyArray<Prisma.Sql | null>): Promise<void> {
+  const parts = statements.filter((s): s is Prisma.Sql => s !== null);
+  if (parts.length === 0) return;
+  const last = parts.pop()!;
+  if (parts.length === 0) {
+    await tx.$executeRaw`${last}`;
+    return;
+  }
+  const ctes = Prisma.join(parts.map((part, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${part})`), ', ');
+  await tx.$executeRaw`WITH ${ctes} ${last}`;
+}
+
+/** Upserts many rows in one statement (see `upsertStatement`). */
+export async function upsertRows(tx: ReadModelTx, spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  await writeAll(tx, [upsertStatement(spec, rows)]);
+}
+
+/** Appends rows to a change-history table in one statement (see `changesStatement`). */
+export async function insertChanges(tx: ReadModelTx, spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  await writeAll(tx, [changesStatement(spec, rows)]);
 }

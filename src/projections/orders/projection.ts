@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { evolveAll, unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { idArray, insertChanges, upsertRows, type TableSpec } from '../sql.js';
+import { changesStatement, idArray, upsertStatement, writeAll, type TableSpec } from '../sql.js';
 import { ordersByIds } from './queries.js';
 import {
   CUSTOMER_EVENTS,
@@ -112,10 +112,6 @@ export const ordersProjection: Projection = {
       });
     }
 
-    await upsertRows(tx, ORDER_VIEW_USER, [...changedCustomers].map((id) => {
-      const c = customers.get(id)!;
-      return { id: c.id, name: c.name, email: c.email, version: c.version };
-    }));
     // Orders not loaded in this batch are renamed set-wise (the loaded ones
     // were renamed in memory); the guard on the row's cursor makes a replayed
     // rename a no-op.
@@ -148,10 +144,17 @@ export const ordersProjection: Projection = {
         WHERE o.user_id = x.user_id AND (o.last_tx, o.last_pos) < (x.tx, x.pos)
           AND NOT (o.id = ANY(string_to_array(${loaded}, ',')::uuid[]))`;
     }
-    await upsertRows(tx, ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!)));
-    await insertChanges(tx, ORDER_VIEW_CHANGE, history.map((v) => ({
-      tx: v.lastTx.toString(), pos: v.lastPos.toString(), order_id: v.id, version: v.version, view: toRow(v),
-    })));
+    // One statement for the rest (the three touch different rows, and none the renamed ones).
+    await writeAll(tx, [
+      upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => {
+        const c = customers.get(id)!;
+        return { id: c.id, name: c.name, email: c.email, version: c.version };
+      })),
+      upsertStatement(ORDER_VIEW, [...changedOrders].map((id) => toRow(views.get(id)!))),
+      changesStatement(ORDER_VIEW_CHANGE, history.map((v) => ({
+        tx: v.lastTx.toString(), pos: v.lastPos.toString(), order_id: v.id, version: v.version, view: toRow(v),
+      }))),
+    ]);
   },
 };
 

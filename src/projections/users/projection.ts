@@ -3,7 +3,7 @@ import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { idArray, insertChanges, upsertRows, type TableSpec } from '../sql.js';
+import { changesStatement, idArray, upsertStatement, writeAll, type TableSpec } from '../sql.js';
 import { usersByIds } from './queries.js';
 import {
   USER_EVENTS,
@@ -99,11 +99,14 @@ export const usersProjection: Projection = {
       changedRecords.add(event.aggregateId);
     }
 
-    await upsertRows(tx, USER_VIEW_ORDER, [...changedRecords].map((id) => {
-      const r = records.get(id)!;
-      return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
-    }));
-    await upsertRows(tx, USER_VIEW, [...changedUsers].map((id) => toRow(views.get(id)!)));
-    await insertChanges(tx, USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx.toString(), pos: v.lastPos.toString(), user_id: v.id, view: toRow(v) })));
+    // One statement for the three tables (they touch different rows).
+    await writeAll(tx, [
+      upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => {
+        const r = records.get(id)!;
+        return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
+      })),
+      upsertStatement(USER_VIEW, [...changedUsers].map((id) => toRow(views.get(id)!))),
+      changesStatement(USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx.toString(), pos: v.lastPos.toString(), user_id: v.id, view: toRow(v) }))),
+    ]);
   },
 };
