@@ -8,7 +8,8 @@
  *
  *   node --import tsx bench/micro/prisma-overhead.ts [iterations=2000]
  *
- * Creates its own migrated database on the local PostgreSQL and drops it.
+ * Creates its own migrated database on the local PostgreSQL (BENCH_PG_URL
+ * overrides the server) and drops it, also after a failure or Ctrl-C.
  */
 import { openDatabase } from '../../src/infrastructure/db/database.js';
 import { BenchDatabases } from '../lib/db.js';
@@ -16,6 +17,10 @@ import { now } from '../lib/stats.js';
 
 const iterations = Number(process.argv[2] ?? 2000);
 const dbs = new BenchDatabases();
+// Ctrl-C or a kill still drops the database.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => void dbs.dropAll().finally(() => process.exit(130)));
+}
 try {
   await dbs.createTemplate();
   const url = await dbs.create('micro');
@@ -52,3 +57,4 @@ try {
 } finally {
   await dbs.dropAll();
 }
+process.exit(0);

@@ -33,7 +33,16 @@ export interface ProfileSummary {
   readonly idleMs: number;
   readonly functions: Array<{ name: string; where: string; pkg: string; selfMs: number; pct: number }>;
   readonly packages: Array<{ pkg: string; selfMs: number; pct: number }>;
+  /**
+   * Self time per package with Node's runtime and native frames (socket
+   * writes, crypto, JSON, timers) charged to the nearest package or source
+   * folder that called them: "who made the machine do it".
+   */
+  readonly callers: Array<{ pkg: string; selfMs: number; pct: number }>;
 }
+
+/** Buckets whose time is charged to the frame that called into them. */
+const RUNTIME = new Set(['node (runtime)', '(native)']);
 
 /** Which package (or part of the runtime) a frame belongs to. */
 function packageOf(frame: CallFrame): string {
@@ -71,6 +80,16 @@ function where(frame: CallFrame): string {
 export function summarizeProfile(file: string, top = 25, window?: { fromUs: number; toUs: number }): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  /** The package of the nearest frame up the stack that is not runtime or native code. */
+  const callerOf = (id: number): string => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const pkg = packageOf(byId.get(at)!.callFrame);
+      if (!RUNTIME.has(pkg) && pkg !== '(root)') return pkg;
+    }
+    return packageOf(byId.get(id)!.callFrame);
+  };
   const self = new Map<number, number>();
   let t = profile.startTime;
   let inWindow = 0;
@@ -88,6 +107,7 @@ export function summarizeProfile(file: string, top = 25, window?: { fromUs: numb
 
   const functions = new Map<string, { name: string; where: string; pkg: string; selfUs: number }>();
   const packages = new Map<string, number>();
+  const callers = new Map<string, number>();
   let total = 0;
   let idle = 0;
   for (const [id, us] of self) {
@@ -103,6 +123,8 @@ export function summarizeProfile(file: string, top = 25, window?: { fromUs: numb
     entry.selfUs += us;
     functions.set(key, entry);
     packages.set(pkg, (packages.get(pkg) ?? 0) + us);
+    const caller = RUNTIME.has(pkg) ? callerOf(id) : pkg;
+    callers.set(caller, (callers.get(caller) ?? 0) + us);
   }
   const busy = total - idle;
   const pct = (us: number) => (busy > 0 ? (100 * us) / busy : 0);
@@ -118,6 +140,10 @@ export function summarizeProfile(file: string, top = 25, window?: { fromUs: numb
       .sort((a, b) => b[1] - a[1])
       .slice(0, 15)
       .map(([pkg, us]) => ({ pkg, selfMs: us / 1000, pct: pct(us) })),
+    callers: [...callers.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 20)
+      .map(([pkg, us]) => ({ pkg, selfMs: us / 1000, pct: pct(us) })),
   };
 }
 
@@ -129,6 +155,9 @@ export function formatSummary(summary: ProfileSummary): string {
     '',
     'self time by package (% of busy):',
     ...summary.packages.map((p) => `  ${p.pct.toFixed(1).padStart(5)}%  ${p.selfMs.toFixed(0).padStart(6)} ms  ${p.pkg}`),
+    '',
+    'self time by package, runtime and native calls charged to their caller (% of busy):',
+    ...summary.callers.map((p) => `  ${p.pct.toFixed(1).padStart(5)}%  ${p.selfMs.toFixed(0).padStart(6)} ms  ${p.pkg}`),
     '',
     'top functions by self time (% of busy):',
     ...summary.functions.map(

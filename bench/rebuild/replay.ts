@@ -13,7 +13,6 @@
  * 3. baseline: a raw `pg` scan of the same log in the projectors' order and
  *    batch size, rows decoded and nothing written — the floor of reading it.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
@@ -40,12 +39,10 @@ const batchSize = Number(process.env.BENCH_REBUILD_BATCH ?? 500);
 const projections: Projection[] = [usersProjection, productsProjection, ordersProjection];
 const db = await openDatabase({ databaseUrl, poolSize: Number(process.env.DB_POOL_SIZE ?? 10) });
 /**
- * A checkout whose projectors run on the plain-SQL port (the candidate fix in
- * bench/patches/) takes that port where this code takes Prisma.
+ * The projectors' SQL port, as the server wires it: the database's plain-SQL
+ * client where the checkout has one (bench/patches/1-sql-port.diff), else Prisma.
  */
-const sqlPort = existsSync(join(srcRoot, 'src/infrastructure/db/sql.ts'))
-  ? ((await load<{ sqlOf: (d: typeof db) => unknown }>('src/infrastructure/db/sql.ts')).sqlOf(db) as typeof db.prisma)
-  : db.prisma;
+const sqlPort: typeof db.prisma = 'sql' in db ? (db as unknown as { sql: typeof db.prisma }).sql : db.prisma;
 const reader = new EventLogReader(sqlPort);
 
 const logEvents = ((await db.prisma.$queryRawUnsafe('SELECT count(*)::int AS n FROM event_log')) as Array<{ n: number }>)[0]!.n;
