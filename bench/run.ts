@@ -22,6 +22,7 @@ import WebSocket from 'ws';
 import { createBenchAuth, requestHeaders, serverAuthEnv, useBenchAuth } from './lib/auth.js';
 import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
+import { backendCpu, backendCpuBetween, closePgCpu } from './lib/pg-cpu.js';
 import { forceGc } from './lib/inspector.js';
 import { body, ORDER, ORDERS, ORDERS_CHANGED, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
 import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
@@ -101,23 +102,33 @@ async function runLoadOnce(config: LoadConfig): Promise<LoadResult> {
   return JSON.parse(last) as LoadResult;
 }
 
-type Measured = LoadResult & { serverCpuMsPerRequest: number | null };
+type Measured = LoadResult & { serverCpuMsPerRequest: number | null; postgresCpuMsPerRequest: number | null };
 
 /**
  * Warm-up, then the measured run. With the server's pid, also its CPU time
  * per request over the measured run (from /proc): less sensitive to other
- * load on the machine than throughput.
+ * load on the machine than throughput. With its database's name, likewise the
+ * CPU of that database's PostgreSQL backends: the other half of the machine.
  */
-async function runLoad(config: LoadConfig, serverPid?: number): Promise<Measured> {
+async function runLoad(config: LoadConfig, serverPid?: number, database?: string): Promise<Measured> {
   if (config.warmupSec > 0) await runLoadOnce({ ...config, durationSec: config.warmupSec, warmupSec: 0, recordOrders: false });
   const cpu0 = serverPid ? cpuMs(serverPid) : 0;
+  const pg0 = database ? await backendCpu(database) : undefined;
   const result = await runLoadOnce({ ...config, warmupSec: 0 });
   const cpu = serverPid ? cpuMs(serverPid) - cpu0 : 0;
+  const pgCpu = database ? backendCpuBetween(pg0!, await backendCpu(database)) : 0;
   if (result.mismatches > 0 || result.non2xx > 0 || result.errors > 0) {
     log(`  warning: ${result.mismatches} bad bodies, ${result.non2xx} non-2xx, ${result.errors} errors; e.g. ${result.sampleError ?? ''}`);
   }
-  return { ...result, serverCpuMsPerRequest: serverPid && result.requests ? cpu / result.requests : null };
+  return {
+    ...result,
+    serverCpuMsPerRequest: serverPid && result.requests ? cpu / result.requests : null,
+    postgresCpuMsPerRequest: database && result.requests ? pgCpu / result.requests : null,
+  };
 }
+
+/** A database's name from its URL. */
+const dbName = (url: string) => new URL(url).pathname.slice(1);
 
 /**
  * Ours and the baseline, alternately, ROUNDS times (a warm-up before each
@@ -127,18 +138,18 @@ async function runLoad(config: LoadConfig, serverPid?: number): Promise<Measured
  */
 async function measurePair(
   name: string,
-  ours: { config: LoadConfig; pid: number },
-  base: { config: LoadConfig; pid: number },
+  ours: { config: LoadConfig; pid: number; database?: string },
+  base: { config: LoadConfig; pid: number; database?: string },
   afterOurs?: () => Promise<void>,
 ): Promise<{ ours: Measured; base: Measured; rounds: Array<{ ours: number; baseline: number; loadavg1: number }> }> {
   const rounds: Array<{ ours: number; baseline: number; loadavg1: number }> = [];
   let bestOurs: Measured | undefined;
   let bestBase: Measured | undefined;
   for (let round = 1; round <= ROUNDS; round++) {
-    const o = await runLoad(ours.config, ours.pid);
+    const o = await runLoad(ours.config, ours.pid, ours.database);
     log(`  ${name} round ${round}/${ROUNDS}  ours ${brief(o)}`);
     await afterOurs?.();
-    const b = await runLoad(base.config, base.pid);
+    const b = await runLoad(base.config, base.pid, base.database);
     log(`  ${name} round ${round}/${ROUNDS}  raw  ${brief(b)}`);
     rounds.push({ ours: o.rps, baseline: b.rps, loadavg1: machineLoad().loadavg1 });
     if (!bestOurs || o.rps > bestOurs.rps) bestOurs = o;
@@ -148,7 +159,9 @@ async function measurePair(
 }
 
 function brief(r: Measured): string {
-  const cpu = r.serverCpuMsPerRequest === null ? '' : `, server CPU ${r.serverCpuMsPerRequest.toFixed(2)} ms/request`;
+  const cpu =
+    (r.serverCpuMsPerRequest === null ? '' : `, server CPU ${r.serverCpuMsPerRequest.toFixed(2)} ms/request`) +
+    (r.postgresCpuMsPerRequest === null ? '' : `, PostgreSQL ${r.postgresCpuMsPerRequest.toFixed(2)} ms`);
   return `${r.rps.toFixed(0)}/s p50 ${r.latencyMs.p50.toFixed(2)} ms p99 ${r.latencyMs.p99.toFixed(2)} ms${cpu}`;
 }
 
@@ -229,8 +242,8 @@ async function commands(fixture: Fixture, raw: RunningServer) {
     noteLoad(`commands c=${connections}`);
     const { ours, base, rounds } = await measurePair(
       `c=${connections}`,
-      { config: { url: api!.url, ...common }, pid: api!.pid },
-      { config: { url: `${raw.url}/placeOrder`, ...common }, pid: raw.pid },
+      { config: { url: api!.url, ...common }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+      { config: { url: `${raw.url}/placeOrder`, ...common }, pid: raw.pid, database: dbName(fixture.rawUrl) },
       () => waitForProjections(api!.url), // no projection backlog during the baseline run
     );
     const scenario = `commands c=${connections}`;
@@ -239,11 +252,12 @@ async function commands(fixture: Fixture, raw: RunningServer) {
       row(scenario, 'latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
       row(scenario, 'latency p99', 'ms', ours.latencyMs.p99, base.latencyMs.p99),
       row(scenario, 'server CPU per command', 'ms', ours.serverCpuMsPerRequest, base.serverCpuMsPerRequest, undefined, 'Node process only, projectors included'),
+      row(scenario, 'PostgreSQL CPU per command', 'ms', ours.postgresCpuMsPerRequest, base.postgresCpuMsPerRequest, undefined, 'backends of the database under load'),
     );
     out[`c${connections}`] = { ours: strip(ours), baseline: strip(base), rounds };
     if (connections === 16) {
       log('commands: placeOrder with its `order` entity (read-your-writes) at concurrency 16 (ours)');
-      const ryw = await runLoad({ url: api!.url, ...common, body: fixture.placeBody.replace(JSON.stringify(PLACE_ORDER), JSON.stringify(PLACE_ORDER_READ_YOUR_WRITES)) }, api!.pid);
+      const ryw = await runLoad({ url: api!.url, ...common, body: fixture.placeBody.replace(JSON.stringify(PLACE_ORDER), JSON.stringify(PLACE_ORDER_READ_YOUR_WRITES)) }, api!.pid, dbName(fixture.apiUrl));
       log(`  ours ${brief(ryw)}`);
       await waitForProjections(api!.url);
       rows.push(
@@ -287,8 +301,8 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
     noteLoad(`queries ${name}`);
     const { ours, base, rounds } = await measurePair(
       name,
-      { config: { url: api!.url, ...common }, pid: api!.pid },
-      { config: { url: `${rawQueries.url}${path}`, ...common }, pid: rawQueries.pid },
+      { config: { url: api!.url, ...common }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+      { config: { url: `${rawQueries.url}${path}`, ...common }, pid: rawQueries.pid, database: dbName(fixture.apiUrl) },
     );
     const scenario = `queries ${name} c=${connections}`;
     rows.push(
@@ -296,6 +310,7 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
       row(scenario, 'latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
       row(scenario, 'latency p99', 'ms', ours.latencyMs.p99, base.latencyMs.p99),
       row(scenario, 'server CPU per query', 'ms', ours.serverCpuMsPerRequest, base.serverCpuMsPerRequest, undefined, 'Node process only'),
+      row(scenario, 'PostgreSQL CPU per query', 'ms', ours.postgresCpuMsPerRequest, base.postgresCpuMsPerRequest),
     );
     out[name] = { ours: strip(ours), baseline: strip(base), rounds };
   }
@@ -361,7 +376,7 @@ async function lag(fixture: Fixture, raw: RunningServer) {
       const shape = rate ? { connections: 64, overallRate: rate } : { connections: 64 };
       log(`lag: placeOrder at ${mode} → ordersChanged (ours)`);
       horizon.take();
-      const ours = await runLoad({ url: api!.url, ...common, ...shape }, api!.pid);
+      const ours = await runLoad({ url: api!.url, ...common, ...shape }, api!.pid, dbName(fixture.apiUrl));
       const held = horizon.take();
       await sleep(2000);
       const o = lagOf(ours.orders ?? [], arrivals, ours);
@@ -371,7 +386,7 @@ async function lag(fixture: Fixture, raw: RunningServer) {
       await waitForProjections(api!.url);
       noteLoad(`lag ${mode}`);
       log(`lag: raw baseline (commit → NOTIFY → LISTEN) at ${mode}`);
-      const base = await runLoad({ url: `${raw.url}/placeOrder?notify=1`, ...common, ...shape }, raw.pid);
+      const base = await runLoad({ url: `${raw.url}/placeOrder?notify=1`, ...common, ...shape }, raw.pid, dbName(fixture.rawUrl));
       const baseBusy = ((base.serverCpuMsPerRequest ?? 0) * base.rps) / 10;
       await sleep(1000);
       const b = lagOf(base.orders ?? [], rawArrivals, base);
@@ -384,6 +399,7 @@ async function lag(fixture: Fixture, raw: RunningServer) {
         row(scenario, 'response → message p99', 'ms', o.lagMs.p99, b.lagMs.p99, rate === 200 ? { kind: 'ours≤', value: 50 } : undefined),
         row(scenario, 'response → message max', 'ms', o.lagMs.max, b.lagMs.max, undefined, o.missing ? `${o.missing} never delivered` : undefined),
         row(scenario, 'server CPU busy (of one core)', '%', busy, baseBusy),
+        row(scenario, 'PostgreSQL CPU busy (of one core)', '%', ((ours.postgresCpuMsPerRequest ?? 0) * ours.rps) / 10, ((base.postgresCpuMsPerRequest ?? 0) * base.rps) / 10),
         row(scenario, 'horizon held by another database (samples)', '%', 100 * held.foreignShare, null, undefined,
           held.foreignShare > 0 ? `oldest such transaction ${held.foreignMaxMs.toFixed(0)} ms: lag includes it (README)` : undefined),
         row(scenario, 'command latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
@@ -691,6 +707,7 @@ async function cleanup() {
   cleaning ??= (async () => {
     await Promise.all(children.map((c) => c.stop().catch(() => undefined)));
     await killAll();
+    await closePgCpu();
     await dbs.dropAll().catch((error: unknown) => log(`could not drop the bench databases: ${String(error)}`));
   })();
   return cleaning;
