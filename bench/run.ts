@@ -539,7 +539,8 @@ async function rebuild(cpuProfileDir?: string) {
       DATABASE_URL: url,
       BENCH_SRC_ROOT: serverRoot,
       BENCH_REBUILD_ALONE: String(args.get('rebuild-alone') === 'true' && !cpuProfileDir),
-      BENCH_REBUILD_BATCH: args.get('rebuild-batch') ?? '500',
+      // The batch size of the rebuild command (src/projections/rebuild.ts); a server catching up uses 500.
+      BENCH_REBUILD_BATCH: args.get('rebuild-batch') ?? '2000',
     },
     onLine: (l) => (last = l),
   });

@@ -34,8 +34,8 @@ const { ordersProjection } = await load<typeof import('../../src/projections/ord
 const databaseUrl = process.env.DATABASE_URL!;
 /** Also replay each projection alone (slower: the log is read once per projection and again for all). */
 const alone = process.env.BENCH_REBUILD_ALONE === 'true';
-/** Events per projector batch (the projector's own option; the server uses its default, 500). */
-const batchSize = Number(process.env.BENCH_REBUILD_BATCH ?? 500);
+/** Events per projector batch (the rebuild command's 2000 by default; a server catching up uses 500). */
+const batchSize = Number(process.env.BENCH_REBUILD_BATCH ?? 2000);
 const projections: Projection[] = [usersProjection, productsProjection, ordersProjection];
 const db = await openDatabase({ databaseUrl, poolSize: Number(process.env.DB_POOL_SIZE ?? 10) });
 /**
@@ -126,11 +126,11 @@ for (;;) {
             aggregate_version, data, metadata, occurred_at
      FROM event_log
      WHERE (tx_id, position) > ($1::xid8, $2::bigint) AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
-     ORDER BY tx_id, position LIMIT 500`,
-    [after.tx, after.pos],
+     ORDER BY tx_id, position LIMIT $3`,
+    [after.tx, after.pos, batchSize],
   );
   scanned += rows.length;
-  if (rows.length < 500) break;
+  if (rows.length < batchSize) break;
   after = rows[rows.length - 1]!;
 }
 const scanSeconds = (now() - scanStarted) / 1000;
