@@ -125,15 +125,15 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const auth = resolveAuth(config);
   const db = await openMigrated(config, logger, options.onQuery);
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
-  const reader = new EventLogReader(db.prisma);
-  const read = readModel(db.prisma, reader, PROJECTIONS.map((p) => p.name));
-  const progress = new ProjectionProgress((name) => readCheckpoint(db.prisma, name));
+  const reader = new EventLogReader(db.sql);
+  const read = readModel(db.sql, reader, PROJECTIONS.map((p) => p.name));
+  const progress = new ProjectionProgress((name) => readCheckpoint(db.sql, name));
   const notifications = await openNotifications(db, warn('notification connection failed'));
   const leases = openLeases(db, warn('lease connection failed'));
   // Metrics read the same sources as the `projections` query and the hub.
   let hubRef: SubscriptionHub | undefined;
   const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hubRef?.size ?? 0 });
-  const hub = new SubscriptionHub(db.prisma, {
+  const hub = new SubscriptionHub(db.sql, {
     bufferLimit: config.SUBSCRIPTION_BUFFER,
     onError: warn('subscription feed read failed'),
     onDropped: (count) => metrics.messagesDroppedBy(count),
@@ -146,7 +146,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   );
   const projectors = PROJECTIONS.map(
     (projection) =>
-      new Projector(db.prisma, reader, withFault(projection, options.projectionFault), {
+      new Projector(db.sql, reader, withFault(projection, options.projectionFault), {
         onProgress: (name, cursor, applied) => {
           progress.advance(name, cursor);
           if (applied === 0) return;
@@ -166,7 +166,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
   const announceEvents = coalescing(notifications, EVENTS_CHANNEL, warn('NOTIFY failed'));
   const operations = new ProjectionOperations(
-    db.prisma,
+    db.sql,
     PROJECTIONS.map((p) => p.name),
     () => read.projections(),
     // A wake-up without a position reaches every instance's projector, whichever holds the lease.
@@ -175,7 +175,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       announceEvents('redrive');
     },
   );
-  const writeModel = metrics.countAppends(withFaultTranslation(prismaWriteModel(db.prisma)));
+  const writeModel = metrics.countAppends(withFaultTranslation(prismaWriteModel(db.sql)));
   const commands = metrics.instrument(
     new CommandService(
       writeModel,

@@ -5,7 +5,10 @@
  * is batched. The app runs in this process with the `onQuery` hook the tests
  * use; statements are grouped by their first words.
  *
- *   npx tsx bench/micro/statements-per-command.ts [commands=50] [--root=<checkout>]
+ *   npx tsx bench/micro/statements-per-command.ts [commands=50] [--root=<checkout>] [--concurrency=16]
+ *
+ * With `--concurrency`, that many clients send back to back, as the
+ * benchmark's load does: the projectors and feeds then batch.
  *
  * Creates its own migrated database on the local PostgreSQL and drops it.
  * Statements sent outside Prisma's adapter (LISTEN/NOTIFY and lease
@@ -23,6 +26,7 @@ import { buildWorld, insertEvents, insertWriteModel, withClient } from '../lib/s
 
 const args = process.argv.slice(2);
 const commands = Number(args.find((a) => !a.startsWith('--')) ?? 50);
+const concurrency = Number(args.find((a) => a.startsWith('--concurrency='))?.slice('--concurrency='.length) ?? 1);
 const root = args.find((a) => a.startsWith('--root='))?.slice('--root='.length) ?? ROOT;
 const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(root, path)).href) as Promise<T>;
 
@@ -59,9 +63,17 @@ try {
   counting = true;
   const cpu0 = process.cpuUsage();
   const started = performance.now();
-  for (let i = 0; i < commands; i++) {
-    await send();
-    await sleep(20); // let the projectors and feeds finish: nothing is batched
+  if (concurrency === 1) {
+    for (let i = 0; i < commands; i++) {
+      await send();
+      await sleep(20); // let the projectors and feeds finish: nothing is batched
+    }
+  } else {
+    let sent = 0;
+    const client = async () => {
+      while (sent++ < commands) await send();
+    };
+    await Promise.all(Array.from({ length: concurrency }, client));
   }
   await sleep(500);
   counting = false;
@@ -80,7 +92,7 @@ try {
           : words[0]!;
     kinds.set(head, (kinds.get(head) ?? 0) + 1);
   }
-  console.log(`${commands} placeOrder, one at a time: ${(statements.length / commands).toFixed(1)} statements per command seen by onQuery; ` +
+  console.log(`${commands} placeOrder, ${concurrency === 1 ? 'one at a time' : `${concurrency} clients`}: ${(statements.length / commands).toFixed(1)} statements per command seen by onQuery; ` +
     `process CPU ${(((cpu.user + cpu.system) / 1000) / commands).toFixed(1)} ms per command (${seconds.toFixed(1)} s)`);
   for (const [kind, n] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${(n / commands).toFixed(2).padStart(6)}  ${kind}`);
 } finally {

@@ -38,11 +38,8 @@ const alone = process.env.BENCH_REBUILD_ALONE === 'true';
 const batchSize = Number(process.env.BENCH_REBUILD_BATCH ?? 2000);
 const projections: Projection[] = [usersProjection, productsProjection, ordersProjection];
 const db = await openDatabase({ databaseUrl, poolSize: Number(process.env.DB_POOL_SIZE ?? 10) });
-/**
- * The projectors' SQL port, as the server wires it: the database's plain-SQL
- * client where the checkout has one (bench/patches/1-sql-port.diff), else Prisma.
- */
-const sqlPort: typeof db.prisma = 'sql' in db ? (db as unknown as { sql: typeof db.prisma }).sql : db.prisma;
+/** The projectors' SQL port, as the server wires it. */
+const sqlPort = db.sql;
 const reader = new EventLogReader(sqlPort);
 
 const logEvents = ((await db.prisma.$queryRawUnsafe('SELECT count(*)::int AS n FROM event_log')) as Array<{ n: number }>)[0]!.n;

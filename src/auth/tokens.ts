@@ -58,6 +58,10 @@ function reason(error: unknown): string {
   return 'the token is malformed';
 }
 
+/** How many verified tokens are remembered, and for how long at most. */
+const MAX_REMEMBERED_TOKENS = 10_000;
+const REMEMBER_TOKENS_MS = 60_000;
+
 /**
  * Verifies bearer JWTs with jose: signature (HS256 with a shared secret, or
  * RS256/ES256 against a JWKS), `exp` (required), `nbf`, and `iss`/`aud` when
@@ -66,13 +70,29 @@ function reason(error: unknown): string {
 export class TokenVerifier {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   private readonly options: JWTVerifyOptions;
+  /**
+   * Tokens verified recently, by their exact text (signature included), until
+   * they expire and at most a minute: a client sends the same token with
+   * every request, and jose's verification costs about 80 µs of CPU each
+   * (bench/README.md). Only the expiry depends on the time; it is checked on
+   * every use.
+   */
+  private readonly verified = new Map<string, { readonly result: VerifiedToken; readonly until: number }>();
 
   constructor(options: TokenVerifierOptions) {
     if (Boolean(options.secret) === Boolean(options.jwks)) {
       throw new Error('Token verification needs exactly one of a shared secret (HS256) and a JWKS (RS256/ES256)');
     }
     if (options.secret) {
-      this.key = new TextEncoder().encode(options.secret);
+      // Imported once: given raw bytes, jose imports the HMAC key again for every token (half its cost).
+      const hmac = crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(options.secret),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      );
+      this.key = () => hmac;
     } else {
       const source = options.jwks!;
       this.key = /^https?:\/\//i.test(source)
@@ -90,6 +110,15 @@ export class TokenVerifier {
 
   /** Resolves with the actor, or rejects with UNAUTHENTICATED saying why. */
   async verify(token: string): Promise<VerifiedToken> {
+    const known = this.verified.get(token);
+    if (known && Date.now() < known.until) return known.result;
+    const result = await this.verifyNow(token);
+    if (this.verified.size >= MAX_REMEMBERED_TOKENS) this.verified.clear();
+    this.verified.set(token, { result, until: Math.min(result.expiresAt.getTime(), Date.now() + REMEMBER_TOKENS_MS) });
+    return result;
+  }
+
+  private async verifyNow(token: string): Promise<VerifiedToken> {
     let payload;
     try {
       payload = (await jwtVerify(token, this.key as JWTVerifyGetKey, this.options)).payload;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
 import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { makeExecutableSchema } from '@graphql-tools/schema';
 import express from 'express';
 import { GraphQLError } from 'graphql';
@@ -136,6 +136,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer: server }),
       ApolloServerPluginLandingPageDisabled(),
+      // The schema has no @cacheControl hints, so every answer is uncacheable; the
+      // default cache-control plugin still wraps every field resolver to compute
+      // that. Send its verdict directly.
+      ApolloServerPluginCacheControlDisabled(),
+      { requestDidStart: async () => ({ willSendResponse: async ({ response }) => void response.http.headers.set('cache-control', 'no-store') }) },
       // Close subscriptions when Apollo drains the server.
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
       // Cost needs the variables (page sizes usually are), hence after validation.

@@ -2,12 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type http from 'node:http';
 import {
   GraphQLError,
+  createSourceEventStream,
+  execute,
   getArgumentValues,
   getOperationAST,
   getVariableValues,
   parse,
   validate,
+  type DocumentNode,
   type ExecutionArgs,
+  type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
 import { CloseCode, type Context } from 'graphql-ws';
@@ -64,6 +68,54 @@ function inputError(error: unknown): GraphQLError {
 }
 
 /**
+ * Subscription events executed once per (event, operation, variables,
+ * caller) and shared by every subscription that asked exactly that: the
+ * change feed hands the same view object to all its subscribers, so it keys
+ * a WeakMap, and the entry goes when the event is collected. graphql's own
+ * `subscribe` executes the selection set again for each subscriber.
+ */
+function sharedSubscribe(shareKeys: WeakMap<object, string>) {
+  const executions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
+  const executeShared = (args: ExecutionArgs, payload: unknown, key: string | undefined) => {
+    const eventArgs = { ...args, rootValue: payload };
+    if (key === undefined || typeof payload !== 'object' || payload === null) return execute(eventArgs);
+    let perEvent = executions.get(payload);
+    if (!perEvent) executions.set(payload, (perEvent = new Map()));
+    let result = perEvent.get(key);
+    if (!result) perEvent.set(key, (result = execute(eventArgs)));
+    return result;
+  };
+  return async (args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> => {
+    const stream = await createSourceEventStream(args);
+    if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
+    const source = (stream as AsyncGenerator<unknown>)[Symbol.asyncIterator]();
+    const key = shareKeys.get(args.contextValue as object);
+    const map = async (next: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
+      next.done ? { done: true, value: undefined } : { done: false, value: await executeShared(args, next.value, key) };
+    // An iterator object, not an async generator: `return()` must reach the
+    // source at once, even while a `next()` is waiting for the next change.
+    return {
+      next: () => source.next().then(map),
+      return: async () => {
+        await source.return?.(undefined);
+        return { done: true, value: undefined };
+      },
+      throw: async (error: unknown) => {
+        await source.return?.(undefined);
+        throw error;
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    } as AsyncGenerator<ExecutionResult>;
+  };
+}
+
+/** Parsed and validated documents by query text (bounded): 10,000 equal subscriptions share one AST. */
+const MAX_CACHED_DOCUMENTS = 1000;
+const MAX_CACHED_QUERY_LENGTH = 10_000;
+
+/**
  * graphql-ws (protocol graphql-transport-ws) on the HTTP server's /graphql.
  * A thin adapter: subscriptions themselves live in the hub. Requests are
  * parsed, validated and their arguments checked up front, so a bad
@@ -74,6 +126,30 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
   // Each connection's caller, from its connection_init payload, and the timer that ends it with the token.
   const callers = new WeakMap<Context, { actor: Actor; expiry?: NodeJS.Timeout }>();
   const validationRules = allValidationRules(deps.operationLimits);
+  const documents = new Map<string, { document?: DocumentNode; errors: readonly GraphQLError[] }>();
+  const documentOf = (query: string) => {
+    let entry = documents.get(query);
+    if (!entry) {
+      try {
+        const document = parse(query, { maxTokens: deps.operationLimits.maxTokens });
+        const errors = validate(deps.schema, document, validationRules, { hideSuggestions: !deps.operationLimits.introspection });
+        entry = {
+          document,
+          errors: errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } })),
+        };
+      } catch (error) {
+        const syntax = error as GraphQLError;
+        entry = { errors: [new GraphQLError(syntax.message, { nodes: syntax.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })] };
+      }
+      if (query.length <= MAX_CACHED_QUERY_LENGTH) {
+        if (documents.size >= MAX_CACHED_DOCUMENTS) documents.clear();
+        documents.set(query, entry);
+      }
+    }
+    return entry;
+  };
+  /** What makes two subscriptions' results for one event identical: operation, variables, caller. */
+  const shareKeys = new WeakMap<object, string>();
 
   /** Closes the socket with 4403 when the token expires (re-armed past setTimeout's range). */
   function closeAtExpiry(ctx: Context, socket: { close(code: number, reason: string): void }, expiresAt: Date) {
@@ -89,6 +165,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: deps.schema,
+      subscribe: sharedSubscribe(shareKeys),
       connectionInitWaitTimeout: deps.limits.connectionInitTimeoutMs,
       /**
        * connection_init may carry `{ "authorization": "Bearer <token>" }`.
@@ -124,17 +201,8 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
             }),
           ];
         }
-        let document;
-        try {
-          document = parse(payload.query, { maxTokens: deps.operationLimits.maxTokens });
-        } catch (error) {
-          const syntax = error as GraphQLError;
-          return [new GraphQLError(syntax.message, { nodes: syntax.nodes, extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
-        }
-        const errors = validate(deps.schema, document, validationRules, { hideSuggestions: !deps.operationLimits.introspection });
-        if (errors.length) {
-          return errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }));
-        }
+        const { document, errors } = documentOf(payload.query);
+        if (errors.length || !document) return [...errors];
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) {
           return [new GraphQLError('Unable to identify the operation to run: send one operation, or name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
@@ -158,12 +226,17 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
         } catch (error) {
           return [inputError(error)];
         }
+        const contextValue = deps.context(`ws-${id}-${randomUUID()}`, actor);
+        shareKeys.set(
+          contextValue,
+          JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null, actor.role, 'userId' in actor ? actor.userId : null]),
+        );
         const args: ExecutionArgs = {
           schema: deps.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor),
+          contextValue,
         };
         return args;
       },

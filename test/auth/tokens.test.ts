@@ -400,3 +400,26 @@ describe('configuration refusals', () => {
     }
   });
 });
+
+describe('TokenVerifier remembers verified tokens (a client sends the same one with every request)', () => {
+  const sign = (claims: JWTPayload, exp: number) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuedAt().setExpirationTime(exp).sign(SECRET);
+
+  it('still refuses a remembered token once it has expired', async () => {
+    const verifier = new TokenVerifier({ secret: TEST_JWT_SECRET, clockToleranceSec: 0 });
+    const token = await sign({ sub: 'u-1', role: 'customer' }, now() + 2);
+    expect((await verifier.verify(token)).actor).toEqual({ role: 'customer', userId: 'u-1' });
+    expect((await verifier.verify(token)).actor).toEqual({ role: 'customer', userId: 'u-1' });
+    await new Promise((resolve) => setTimeout(resolve, (now() + 3 - Date.now() / 1000) * 1000));
+    await expect(verifier.verify(token)).rejects.toThrow(/expired/);
+  });
+
+  it('refuses a remembered token whose payload was altered (customer → admin)', async () => {
+    const verifier = new TokenVerifier({ secret: TEST_JWT_SECRET });
+    const token = await sign({ sub: 'u-2', role: 'customer' }, now() + 3600);
+    await verifier.verify(token);
+    const [header, , signature] = token.split('.');
+    const forged = `${header}.${Buffer.from(JSON.stringify({ sub: 'u-2', role: 'admin', exp: now() + 3600 })).toString('base64url')}.${signature}`;
+    await expect(verifier.verify(forged)).rejects.toThrow(/signature/);
+  });
+});

@@ -148,3 +148,66 @@ describe(`openDatabase (${kind})`, () => {
     await own.dispose();
   });
 });
+
+describe(`the plain-SQL port, db.sql (${kind})`, () => {
+  let target: TestDatabase;
+  let db: Database;
+  const statements: string[] = [];
+
+  beforeAll(async () => {
+    target = await createTestDatabase(kind);
+    db = await open(target, (sql) => statements.push(sql));
+  });
+  afterAll(async () => {
+    await db?.close();
+    await target?.dispose();
+  });
+
+  it('reports every statement to onQuery, transaction control included', async () => {
+    statements.length = 0;
+    await db.sql.$transaction(async (tx) => tx.$queryRaw`SELECT ${1}::int AS one`);
+    await db.sql.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT 1`;
+      throw new Error('abort');
+    }).catch(() => undefined);
+    expect(statements.map((s) => s.trim().split(/\s+/)[0]!.toUpperCase())).toEqual(['BEGIN', 'SELECT', 'COMMIT', 'BEGIN', 'SELECT', 'ROLLBACK']);
+  });
+
+  it('commits a transaction when its function resolves and rolls it back when it throws', async () => {
+    await db.sql.$executeRaw`CREATE TABLE port_probe (n int)`;
+    await db.sql.$transaction(async (tx) => tx.$executeRaw`INSERT INTO port_probe VALUES (1)`);
+    await expect(
+      db.sql.$transaction(async (tx) => {
+        await tx.$executeRaw`INSERT INTO port_probe VALUES (2)`;
+        throw new Error('changed my mind');
+      }),
+    ).rejects.toThrow('changed my mind');
+    expect(await db.sql.$queryRaw`SELECT n FROM port_probe`).toEqual([{ n: 1 }]);
+  });
+
+  it.skipIf(kind !== 'postgres')(
+    'a connection cut between two statements of a transaction fails that transaction, raises no uncaught error and is not reused',
+    async () => {
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on('uncaughtException', onUncaught);
+      try {
+        const cut = db.sql.$transaction(async (tx) => {
+          const [{ pid }] = await tx.$queryRaw<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
+          await withPgClient(PG_SERVER_URL, (c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
+          // The server's goodbye arrives while the client sits idle in the transaction.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return tx.$queryRaw`SELECT 1`;
+        });
+        await expect(cut).rejects.toThrow(/terminat|Connection/i);
+        expect(uncaught).toEqual([]);
+        // The pool goes on with fresh connections.
+        for (let i = 0; i < 12; i++) {
+          expect(await db.sql.$transaction(async (tx) => tx.$queryRaw`SELECT 2 AS two`)).toEqual([{ two: 2 }]);
+        }
+      } finally {
+        process.off('uncaughtException', onUncaught);
+      }
+    },
+  );
+});

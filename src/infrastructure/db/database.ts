@@ -9,9 +9,11 @@ import type {
   Transaction,
 } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { SqlDatabase } from '../../eventlog/sql-client.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { CatalogTypesPool } from './catalog-types-pool.js';
 import { DEFAULT_PGLITE_DIR, openPGlite, withCatalogTypesAsText } from './pglite.js';
+import { pgSqlDatabase } from './sql-client.js';
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL server mode when set. */
@@ -41,6 +43,8 @@ export type Database =
   | {
       readonly kind: 'postgres';
       readonly prisma: PrismaClient;
+      /** Plain SQL on the same pool without Prisma's per-request cost: the hot paths' port. */
+      readonly sql: SqlDatabase;
       readonly pool: CatalogTypesPool;
       readonly databaseUrl: string;
       /** Disconnects Prisma and ends the pool; no handle stays open. Idempotent. */
@@ -49,6 +53,8 @@ export type Database =
   | {
       readonly kind: 'pglite';
       readonly prisma: PrismaClient;
+      /** The hot paths' SQL port: Prisma itself on the embedded database. */
+      readonly sql: SqlDatabase;
       readonly pglite: PGlite;
       /** Disconnects Prisma and closes PGlite (flushing it to disk). Idempotent. */
       close(): Promise<void>;
@@ -170,6 +176,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     return {
       kind: 'postgres',
       prisma,
+      sql: pgSqlDatabase(pool, options.onQuery),
       pool,
       databaseUrl: options.databaseUrl,
       close: once(async () => {
@@ -187,6 +194,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return {
     kind: 'pglite',
     prisma,
+    sql: prisma,
     pglite,
     close: once(async () => {
       await prisma.$disconnect();
