@@ -17,7 +17,7 @@ export interface HorizonReport {
  * (`pg_snapshot_xmin`) — and transaction ids are server-wide, so a write
  * transaction in ANY database of the PostgreSQL server (another test suite,
  * a CREATE DATABASE) delays every projection. Samples `pg_stat_activity` every
- * 20 ms and reports how often the oldest running write transaction was not
+ * 100 ms (more often, the sampler itself loads the machine it measures) and reports how often the oldest running write transaction was not
  * one of the bench's own databases.
  */
 export class HorizonWatch {
@@ -53,7 +53,7 @@ export class HorizonWatch {
           const name = oldest.datname ?? '(none)';
           this.byDatabase.set(name, (this.byDatabase.get(name) ?? 0) + 1);
         }
-        await sleep(20);
+        await sleep(100);
       }
     })().catch(() => undefined);
   }

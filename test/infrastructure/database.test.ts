@@ -193,8 +193,8 @@ describe(`the plain-SQL port, db.sql (${kind})`, () => {
       process.on('uncaughtException', onUncaught);
       try {
         const cut = db.sql.$transaction(async (tx) => {
-          const [{ pid }] = await tx.$queryRaw<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
-          await withPgClient(PG_SERVER_URL, (c) => c.query('SELECT pg_terminate_backend($1)', [pid]));
+          const [backend] = await tx.$queryRaw<Array<{ pid: number }>>`SELECT pg_backend_pid() AS pid`;
+          await withPgClient(PG_SERVER_URL, (c) => c.query('SELECT pg_terminate_backend($1)', [backend!.pid]));
           // The server's goodbye arrives while the client sits idle in the transaction.
           await new Promise((resolve) => setTimeout(resolve, 200));
           return tx.$queryRaw`SELECT 1`;
