@@ -19,7 +19,7 @@ function translate(error: unknown, reading: boolean): never {
 export function withFaultTranslation(model: WriteModel): WriteModel {
   const wrap = <T extends AggregateStore<unknown, AnyDomainEvent>>(store: T): T => {
     const wrapped = Object.create(store) as T;
-    for (const method of ['load', 'loadMany', 'save', 'find', 'purgeExpired'] as const) {
+    for (const method of ['load', 'save', 'find', 'purgeExpired'] as const) {
       const original = (store as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
       if (!original) continue;
       Object.defineProperty(wrapped, method, {
@@ -32,5 +32,6 @@ export function withFaultTranslation(model: WriteModel): WriteModel {
     return wrapped;
   };
   const idempotency = wrap(model.idempotency as unknown as AggregateStore<unknown, AnyDomainEvent>) as unknown as WriteModel['idempotency'];
-  return { users: wrap(model.users), products: wrap(model.products), orders: wrap(model.orders), idempotency };
+  const orderReferences = wrap(model.orderReferences as unknown as AggregateStore<unknown, AnyDomainEvent>) as unknown as WriteModel['orderReferences'];
+  return { users: wrap(model.users), products: wrap(model.products), orderReferences, orders: wrap(model.orders), idempotency };
 }

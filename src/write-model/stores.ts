@@ -13,6 +13,7 @@ import {
   type AggregateStore,
   type Appended,
   type Loaded,
+  type OrderReferences,
   type ProductStore,
   type SaveRequest,
   type WriteModel,
@@ -113,14 +114,6 @@ class PrismaProductStore implements ProductStore {
     return row ? { state: toProduct(row), version: row.version } : null;
   }
 
-  async loadMany(ids: readonly string[]): Promise<Product[]> {
-    if (ids.length === 0) return [];
-    const rows = await this.db.$queryRaw<ProductRow[]>`
-      SELECT id::text, name, price::text, version FROM products
-      WHERE id = ANY(string_to_array(${ids.join(',')}, ',')::uuid[])`;
-    return rows.map(toProduct);
-  }
-
   save(request: SaveRequest<Product, ProductEvent>): Promise<Appended> {
     const { id, name, price } = request.state;
     const version = request.expectedVersion + request.events.length;
@@ -218,10 +211,30 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
 }
 
 /** The write model on a Prisma client, or any SqlClient on the same database (PostgreSQL or PGlite). */
+/** The customer and the products of a new order, as two subselects of one statement. */
+function orderReferences(db: SqlClient): OrderReferences {
+  return {
+    async load(userId, productIds) {
+      const [row] = await db.$queryRaw<Array<{ customer: (User & { version: number }) | null; products: ProductRow[] }>>`
+        SELECT
+          (SELECT json_build_object('id', u.id::text, 'name', u.name, 'email', u.email, 'version', u.version)
+           FROM users u WHERE u.id = ${userId}::uuid) AS customer,
+          (SELECT coalesce(json_agg(json_build_object('id', p.id::text, 'name', p.name, 'price', p.price::text, 'version', p.version)), '[]'::json)
+           FROM products p WHERE p.id = ANY(string_to_array(${productIds.join(',')}, ',')::uuid[])) AS products`;
+      const customer = row?.customer ?? null;
+      return {
+        customer: customer ? { state: { id: customer.id, name: customer.name, email: customer.email }, version: customer.version } : null,
+        products: (row?.products ?? []).map(toProduct),
+      };
+    },
+  };
+}
+
 export function prismaWriteModel(db: SqlClient): WriteModel {
   return {
     users: new UserStore(db),
     products: new PrismaProductStore(db),
+    orderReferences: orderReferences(db),
     orders: new OrderStore(db),
     idempotency: idempotencyKeys(db),
   };

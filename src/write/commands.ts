@@ -213,10 +213,7 @@ export class CommandService {
       // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
       validateOrderLines(input.items);
       const productIds = input.items.map((i) => i.productId).filter(isId);
-      const [customer, products] = await Promise.all([
-        isId(input.userId) ? this.model.users.load(input.userId) : null,
-        this.model.products.loadMany(productIds),
-      ]);
+      const { customer, products } = await this.model.orderReferences.load(isId(input.userId) ? input.userId : null, productIds);
       const orderId = newId();
       return this.order(
         orderId,

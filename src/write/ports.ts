@@ -101,15 +101,23 @@ export interface AggregateStore<S, E extends AnyDomainEvent> {
   save(request: SaveRequest<S, E>): Promise<Appended>;
 }
 
-export interface ProductStore extends AggregateStore<Product, ProductEvent> {
-  /** The products among `ids` that exist; missing ids are simply absent. */
-  loadMany(ids: readonly string[]): Promise<Product[]>;
+export type ProductStore = AggregateStore<Product, ProductEvent>;
+
+/**
+ * What placing an order reads besides the order: the customer and the
+ * products its lines name, in one round trip (two would each cost a statement
+ * and a database wake-up on the hottest command).
+ */
+export interface OrderReferences {
+  /** The customer (null when `userId` is null or unknown) and those of `productIds` that exist. */
+  load(userId: string | null, productIds: readonly string[]): Promise<{ customer: Loaded<User> | null; products: Product[] }>;
 }
 
 /** The write model as the command side sees it. */
 export interface WriteModel {
   readonly users: AggregateStore<User, UserEvent>;
   readonly products: ProductStore;
+  readonly orderReferences: OrderReferences;
   readonly orders: AggregateStore<Order, OrderEvent>;
   readonly idempotency: IdempotencyStore;
 }
