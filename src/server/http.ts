@@ -22,6 +22,7 @@ import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/read-model.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
+import { graphqlPostHandler } from './graphql-post.js';
 import { mountIde } from './ide.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
@@ -90,7 +91,9 @@ export interface HttpServer {
 /** One HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const app = express();
-  const server = http.createServer(app);
+  // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
+  let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
+  const server = http.createServer((req, res) => (graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res)));
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger, { isTransientFault: deps.isTransientFault });
   const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
@@ -154,6 +157,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     ],
   });
   await apollo.start();
+  /** Request and correlation ids (echoed back), and the caller from the Authorization header. */
+  const httpContext = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
+    const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
+    const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
+    res.setHeader('x-request-id', requestId);
+    res.setHeader('x-correlation-id', correlationId);
+    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
+  };
 
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
@@ -183,16 +194,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   app.use(
     '/graphql',
     express.json({ limit: deps.maxBodyBytes }),
-    expressMiddleware(apollo, {
-      context: async ({ req, res }) => {
-        const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
-        const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
-        res.setHeader('x-request-id', requestId);
-        res.setHeader('x-correlation-id', correlationId);
-        return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
-      },
-    }),
+    expressMiddleware(apollo, { context: ({ req, res }) => httpContext(req, res) }),
   );
+  graphqlPost = graphqlPostHandler({
+    apollo,
+    maxBodyBytes: deps.maxBodyBytes,
+    context: httpContext,
+    onError: (error) => deps.logger.error({ err: error }, 'unexpected error serving POST /graphql'),
+  });
   // Errors before GraphQL (unparsable or oversized bodies) get a GraphQL-shaped
   // JSON answer, never express's HTML page with a stack trace.
   app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {

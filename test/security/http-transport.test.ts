@@ -4,6 +4,7 @@
  * and nothing is written; the legitimate forms of the same request work.
  * Body size: hostile-input.test.ts.
  */
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bearer } from '../support/auth.js';
 import { uniqueEmail } from '../support/operations.js';
@@ -148,6 +149,34 @@ describe('bodies that are not a GraphQL request', () => {
     expect(result.status).toBe(400);
     expect(result.json).toEqual({ errors: [{ message: expect.stringMatching(message), extensions: { code: 'BAD_REQUEST' } }] });
     expect(events).toBe(0);
+  });
+});
+
+describe('JSON bodies in the forms clients send', () => {
+  it('application/json with charset=utf-8 is executed, and the request id is echoed', async () => {
+    const { result, events } = await written(server, () =>
+      post(server, registration(), { headers: { 'content-type': 'application/json; charset=UTF-8', 'x-request-id': 'req-utf8-1' } }),
+    );
+    expect(result.status).toBe(200);
+    expect(result.json.data.registerUser.userId).toEqual(expect.any(String));
+    expect(events).toBe(1);
+  });
+
+  it('a gzip-compressed JSON body is inflated and executed', async () => {
+    const auth = await bearer(ADMIN);
+    const bytes = gzipSync(JSON.stringify(registration()));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(bytes));
+        controller.close();
+      },
+    });
+    const { result, events } = await written(server, () =>
+      request(server, { method: 'POST', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', ...auth }, body }),
+    );
+    expect(result.status, result.text.slice(0, 300)).toBe(200);
+    expect(result.json.data.registerUser.userId).toEqual(expect.any(String));
+    expect(events).toBe(1);
   });
 });
 
