@@ -69,8 +69,9 @@ let exitCode = 0;
 try {
   const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
   if (pending.length) throw new Error(`The database is missing migrations (${pending.join(', ')}): run \`npm run db:migrate\` first.`);
-  const reader = new EventLogReader(db.prisma);
-  const read = readModel(db.prisma, reader, names);
+  // The same SQL port as the server's hot paths (pg directly on PostgreSQL): a rebuild replays the whole log.
+  const reader = new EventLogReader(db.sql);
+  const read = readModel(db.sql, reader, names);
 
   switch (command) {
     case 'status': {
@@ -84,7 +85,7 @@ try {
     }
     case 'dead-letters': {
       const [projection] = args[0] ? projectionArg(args[0]) : [undefined];
-      const letters = await listDeadLetters(db.prisma, { projection: projection?.name });
+      const letters = await listDeadLetters(db.sql, { projection: projection?.name });
       if (letters.length === 0) console.log('No dead letters.');
       for (const l of letters) {
         console.log(
@@ -99,17 +100,17 @@ try {
       const [projection] = projectionArg(args[0]);
       if (!args[1]) fail('an aggregate id is needed');
       const operations = new ProjectionOperations(
-        db.prisma,
+        db.sql,
         names,
         () => read.projections(),
         async (name) => {
           if (await leases.tryAcquire(name)) {
             // No server runs it: carry the request out here.
-            const projector = new Projector(db.prisma, reader, projection!, { isTransient: (e) => classifyFault(e) !== undefined });
+            const projector = new Projector(db.sql, reader, projection!, { isTransient: (e) => classifyFault(e) !== undefined });
             await projector.catchUp();
             await leases.release(name);
           } else {
-            await db.prisma.$executeRaw`SELECT pg_notify(${EVENTS_CHANNEL}, 'redrive')`;
+            await db.sql.$executeRaw`SELECT pg_notify(${EVENTS_CHANNEL}, 'redrive')`;
           }
         },
       );
@@ -129,8 +130,8 @@ try {
         const inPlace = await leases.tryAcquire(projection.name);
         const progress = (n: number) => process.stderr.write(`\r${projection.name}: ${n} events replayed`);
         const events = inPlace
-          ? await rebuildInPlace(db.prisma, reader, projection, { onProgress: progress })
-          : await rebuildBlueGreen(db.prisma, reader, projection, { onProgress: progress });
+          ? await rebuildInPlace(db.sql, reader, projection, { onProgress: progress })
+          : await rebuildBlueGreen(db.sql, reader, projection, { onProgress: progress });
         if (inPlace) await leases.release(projection.name);
         const seconds = (performance.now() - started) / 1000;
         process.stderr.write('\n');

@@ -21,7 +21,7 @@ import { Metrics } from './observability/metrics.js';
 import { createHttpServer } from './server/http.js';
 import { CommandService } from './write/commands.js';
 import { withFaultTranslation } from './write-model/faults.js';
-import { prismaWriteModel } from './write-model/stores.js';
+import { sqlWriteModel } from './write-model/stores.js';
 import { classifyFault } from './infrastructure/db/faults.js';
 
 export const PROJECTIONS: readonly Projection[] = [usersProjection, productsProjection, ordersProjection];
@@ -125,6 +125,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const auth = resolveAuth(config);
   const db = await openMigrated(config, logger, options.onQuery);
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
+  const isTransientFault = (error: unknown) => classifyFault(error) !== undefined;
   const reader = new EventLogReader(db.sql);
   const read = readModel(db.sql, reader, PROJECTIONS.map((p) => p.name));
   const progress = new ProjectionProgress((name) => readCheckpoint(db.sql, name));
@@ -160,7 +161,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
             { err, projection: name, eventId: event.eventId, eventType: event.type, aggregateId: event.aggregateId },
             'event parked as a dead letter; the projection goes on without it (retry or skip it)',
           ),
-        isTransient: (error) => classifyFault(error) !== undefined,
+        isTransient: isTransientFault,
       }),
   );
   const wakeProjectors = (cursor?: Cursor) => projectors.forEach((p) => p.wake(cursor));
@@ -175,7 +176,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       announceEvents('redrive');
     },
   );
-  const writeModel = metrics.countAppends(withFaultTranslation(prismaWriteModel(db.sql)));
+  const writeModel = metrics.countAppends(withFaultTranslation(sqlWriteModel(db.sql)));
   const commands = metrics.instrument(
     new CommandService(
       writeModel,
@@ -250,7 +251,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
     tokens: auth.verifier,
-    isTransientFault: (error) => classifyFault(error) !== undefined,
+    isTransientFault,
     metrics: config.METRICS_ENABLED ? metrics : undefined,
     onSubscriptionMessage: () => metrics.messageSent(),
     limits: {

@@ -56,7 +56,7 @@ export async function park(
     aggregate_type: e.aggregateType,
     aggregate_id: e.aggregateId,
   }));
-  const error = failure ? describe(failure.error) : null;
+  const error = failure ? describeError(failure.error) : null;
   await tx.$executeRaw`
     INSERT INTO projection_dead_letter (projection, tx, pos, event_id, event_type, aggregate_type, aggregate_id, state, error, attempts, parked_at)
     SELECT ${projection}, x.tx::bigint, x.pos::bigint, x.event_id::uuid, x.event_type, x.aggregate_type, x.aggregate_id::uuid,
@@ -65,7 +65,8 @@ export async function park(
     ON CONFLICT DO NOTHING`;
 }
 
-function describe(error: unknown): string {
+/** An error as stored and shown to operators: its name and message, bounded. */
+export function describeError(error: unknown): string {
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.slice(0, MAX_ERROR_LENGTH);
 }
@@ -165,6 +166,6 @@ export async function clearParked(tx: SqlClient, projection: string, eventIds: r
 /** Marks the head of a redrive that failed again: FAILED with the new error. */
 export async function failedAgain(db: SqlClient, projection: string, eventId: string, error: unknown): Promise<void> {
   await db.$executeRaw`
-    UPDATE projection_dead_letter SET state = 'FAILED', error = ${describe(error)}, attempts = attempts + 1
+    UPDATE projection_dead_letter SET state = 'FAILED', error = ${describeError(error)}, attempts = attempts + 1
     WHERE projection = ${projection} AND event_id = ${eventId}::uuid`;
 }

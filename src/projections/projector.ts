@@ -5,6 +5,7 @@ import type { StoredEvent } from '../eventlog/types.js';
 import {
   aggregateKey,
   clearParked,
+  describeError,
   failedAgain,
   park,
   parkedAggregates,
@@ -164,7 +165,7 @@ export class Projector {
         await this.markStalled(error);
         if (!this.options.isTransient?.(error) && ++persistent >= (this.options.maxAttempts ?? 3)) {
           persistent = 0;
-          await this.exclusive(() => this.parkPoison(error)).catch((e: unknown) => this.options.onError?.(this.name, e));
+          await this.exclusive(() => this.parkPoison()).catch((e: unknown) => this.options.onError?.(this.name, e));
           continue;
         }
         await this.sleep(Math.min(30_000, 100 * 2 ** failures));
@@ -226,17 +227,7 @@ export class Projector {
       return 0;
     }
     const to = events[events.length - 1]!.cursor;
-    const { apply, wait } = this.split(events);
-    if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
-      // Nothing to apply: moving the checkpoint is one statement, atomic by itself.
-      await this.moveCheckpoint(this.db, from, to);
-    } else {
-      await this.db.$transaction(async (tx) => {
-        await this.projection.apply(tx, apply);
-        await park(tx, this.name, wait, 'WAITING');
-        await this.moveCheckpoint(tx, from, to);
-      });
-    }
+    await this.applyUpTo(from, to, events);
     this.checkpoint = to;
     this.options.onProgress?.(this.name, to, events.length);
     return events.length;
@@ -247,18 +238,13 @@ export class Projector {
    * its checkpoint) until one fails, and parks that one as FAILED, with the
    * error, in the transaction that moves the checkpoint past it.
    */
-  private async parkPoison(batchError: unknown): Promise<void> {
+  private async parkPoison(): Promise<void> {
     this.parked ??= await parkedAggregates(this.db, this.name);
     let from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
     const events = await this.reader.readAfter(from, this.batchSize);
     for (const event of events) {
-      const { apply, wait } = this.split([event]);
       try {
-        await this.db.$transaction(async (tx) => {
-          await this.projection.apply(tx, apply);
-          await park(tx, this.name, wait, 'WAITING');
-          await this.moveCheckpoint(tx, from, event.cursor);
-        });
+        await this.applyUpTo(from, event.cursor, [event]);
       } catch (error) {
         if (this.options.isTransient?.(error)) throw error;
         const poisonFrom = from;
@@ -276,7 +262,26 @@ export class Projector {
       this.checkpoint = from;
       this.options.onProgress?.(this.name, from, 1);
     }
-    void batchError; // every event applied on its own: the batch's failure did not recur
+    // Every event applied on its own: the batch's failure did not recur.
+  }
+
+  /**
+   * Applies `events` (read after `from`) and moves the checkpoint to `to`, in
+   * one transaction; events of parked aggregates are parked behind them. A
+   * batch with nothing for this projection only moves the checkpoint: one
+   * statement, atomic by itself.
+   */
+  private async applyUpTo(from: Cursor, to: Cursor, events: readonly StoredEvent[]): Promise<void> {
+    const { apply, wait } = this.split(events);
+    if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
+      await this.moveCheckpoint(this.db, from, to);
+      return;
+    }
+    await this.db.$transaction(async (tx) => {
+      await this.projection.apply(tx, apply);
+      await park(tx, this.name, wait, 'WAITING');
+      await this.moveCheckpoint(tx, from, to);
+    });
   }
 
   /** Carries out operators' RETRY / SKIP requests for parked aggregates. */
@@ -307,7 +312,7 @@ export class Projector {
 
   /** Best effort (the database may be the problem): says why the projection is stuck. */
   private async markStalled(error: unknown): Promise<void> {
-    const reason = (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 2000);
+    const reason = describeError(error);
     await this.db.$executeRaw`
       INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at, stalled_error, stalled_since)
       VALUES (${this.name}, 0, 0, now(), ${reason}, now())

@@ -2,7 +2,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import type { EventLogReader } from '../eventlog/reader.js';
 import type { SqlClient, SqlDatabase } from '../eventlog/sql-client.js';
 import type { Projection } from './projection.js';
-import { Projector, readCheckpoint } from './projector.js';
+import { Projector } from './projector.js';
 
 /** Tables every projection shares, keyed by projection name. */
 const SHARED = ['projection_checkpoint', 'projection_dead_letter'] as const;
@@ -123,10 +123,11 @@ export async function rebuildBlueGreen(
       await tx.$executeRaw(
         Prisma.sql`INSERT INTO public.projection_dead_letter SELECT * FROM ${Prisma.raw(`"${schema}".projection_dead_letter`)}`,
       );
-      const rebuilt = await readCheckpoint(inTx(tx, schema), projection.name);
+      // The rebuilt checkpoint (LOG_START's 0:0 when the log was empty).
       await tx.$executeRaw`
         INSERT INTO public.projection_checkpoint (name, last_tx, last_pos, updated_at)
-        VALUES (${projection.name}, ${rebuilt.tx}, ${rebuilt.pos}, now())
+        SELECT ${projection.name}, coalesce(max(last_tx), 0), coalesce(max(last_pos), 0), now()
+        FROM ${Prisma.raw(`"${schema}".projection_checkpoint`)} WHERE name = ${projection.name}
         ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
           stalled_error = NULL, stalled_since = NULL`;
     });
@@ -134,19 +135,4 @@ export async function rebuildBlueGreen(
   } finally {
     await db.$executeRaw(Prisma.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
   }
-}
-
-/** Reads `schema`'s tables inside an open transaction (its search path, for this one statement). */
-function inTx(tx: SqlClient, schema: string): SqlClient {
-  return {
-    $queryRaw: async <T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => {
-      await tx.$executeRaw(Prisma.raw(`SET LOCAL search_path TO "${schema}", public`));
-      try {
-        return await tx.$queryRaw<T>(query, ...values);
-      } finally {
-        await tx.$executeRaw(Prisma.raw('SET LOCAL search_path TO public'));
-      }
-    },
-    $executeRaw: (query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => tx.$executeRaw(query, ...values),
-  };
 }

@@ -75,13 +75,3 @@ export async function writeAll(tx: ReadModelTx, statements: ReadonlyArray<Prisma
   const ctes = Prisma.join(parts.map((part, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${part})`), ', ');
   await tx.$executeRaw`WITH ${ctes} ${last}`;
 }
-
-/** Upserts many rows in one statement (see `upsertStatement`). */
-export async function upsertRows(tx: ReadModelTx, spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  await writeAll(tx, [upsertStatement(spec, rows)]);
-}
-
-/** Appends rows to a change-history table in one statement (see `changesStatement`). */
-export async function insertChanges(tx: ReadModelTx, spec: TableSpec, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  await writeAll(tx, [changesStatement(spec, rows)]);
-}

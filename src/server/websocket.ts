@@ -68,13 +68,25 @@ function inputError(error: unknown): GraphQLError {
 }
 
 /**
- * Subscription events executed once per (event, operation, variables,
- * caller) and shared by every subscription that asked exactly that: the
- * change feed hands the same view object to all its subscribers, so it keys
- * a WeakMap, and the entry goes when the event is collected. graphql's own
- * `subscribe` executes the selection set again for each subscriber.
+ * What makes two subscriptions' results for one event identical: the query
+ * text (equal texts share one cached document, whose source it is), the
+ * operation, the variables and the caller.
  */
-function sharedSubscribe(shareKeys: WeakMap<object, string>) {
+function shareKey(args: ExecutionArgs): string | undefined {
+  const query = args.document.loc?.source.body;
+  if (query === undefined) return undefined;
+  const { actor } = args.contextValue as GraphQLContext;
+  return JSON.stringify([query, args.operationName ?? null, args.variableValues ?? null, actor.role, 'userId' in actor ? actor.userId : null]);
+}
+
+/**
+ * Subscription events executed once per (event, shareKey) and shared by
+ * every subscription that asked exactly that: the change feed hands the same
+ * view object to all its subscribers, so it keys a WeakMap, and the entry
+ * goes when the event is collected. graphql's own `subscribe` executes the
+ * selection set again for each subscriber.
+ */
+function sharedSubscribe() {
   const executions = new WeakMap<object, Map<string, Promise<ExecutionResult> | ExecutionResult>>();
   const executeShared = (args: ExecutionArgs, payload: unknown, key: string | undefined) => {
     const eventArgs = { ...args, rootValue: payload };
@@ -89,7 +101,7 @@ function sharedSubscribe(shareKeys: WeakMap<object, string>) {
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const source = (stream as AsyncGenerator<unknown>)[Symbol.asyncIterator]();
-    const key = shareKeys.get(args.contextValue as object);
+    const key = shareKey(args);
     const map = async (next: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
       next.done ? { done: true, value: undefined } : { done: false, value: await executeShared(args, next.value, key) };
     // An iterator object, not an async generator: `return()` must reach the
@@ -148,8 +160,6 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
     }
     return entry;
   };
-  /** What makes two subscriptions' results for one event identical: operation, variables, caller. */
-  const shareKeys = new WeakMap<object, string>();
 
   /** Closes the socket with 4403 when the token expires (re-armed past setTimeout's range). */
   function closeAtExpiry(ctx: Context, socket: { close(code: number, reason: string): void }, expiresAt: Date) {
@@ -165,7 +175,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
   const disposable = useServer<Record<string, unknown>>(
     {
       schema: deps.schema,
-      subscribe: sharedSubscribe(shareKeys),
+      subscribe: sharedSubscribe(),
       connectionInitWaitTimeout: deps.limits.connectionInitTimeoutMs,
       /**
        * connection_init may carry `{ "authorization": "Bearer <token>" }`.
@@ -226,17 +236,12 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
         } catch (error) {
           return [inputError(error)];
         }
-        const contextValue = deps.context(`ws-${id}-${randomUUID()}`, actor);
-        shareKeys.set(
-          contextValue,
-          JSON.stringify([payload.query, payload.operationName ?? null, payload.variables ?? null, actor.role, 'userId' in actor ? actor.userId : null]),
-        );
         const args: ExecutionArgs = {
           schema: deps.schema,
           document,
           operationName: payload.operationName,
           variableValues: payload.variables,
-          contextValue,
+          contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor),
         };
         return args;
       },

@@ -1,6 +1,5 @@
 import { classifyFault } from '../infrastructure/db/faults.js';
-import { StoreUnavailableError, type AggregateStore, type WriteModel } from '../write/ports.js';
-import type { AnyDomainEvent } from '../domain/events.js';
+import { StoreUnavailableError, type WriteModel } from '../write/ports.js';
 
 /** Rethrows a transient database fault as the port's StoreUnavailableError. */
 function translate(error: unknown, reading: boolean): never {
@@ -17,10 +16,10 @@ function translate(error: unknown, reading: boolean): never {
  * SERVICE_UNAVAILABLE. Other errors pass unchanged.
  */
 export function withFaultTranslation(model: WriteModel): WriteModel {
-  const wrap = <T extends AggregateStore<unknown, AnyDomainEvent>>(store: T): T => {
+  const wrap = <T extends object>(store: T): T => {
     const wrapped = Object.create(store) as T;
     for (const method of ['load', 'save', 'find', 'purgeExpired'] as const) {
-      const original = (store as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
+      const original = (store as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>)[method];
       if (!original) continue;
       Object.defineProperty(wrapped, method, {
         value: (...args: unknown[]) => original.apply(store, args).catch((error: unknown) => translate(error, method !== 'save')),
@@ -31,7 +30,11 @@ export function withFaultTranslation(model: WriteModel): WriteModel {
     }
     return wrapped;
   };
-  const idempotency = wrap(model.idempotency as unknown as AggregateStore<unknown, AnyDomainEvent>) as unknown as WriteModel['idempotency'];
-  const orderReferences = wrap(model.orderReferences as unknown as AggregateStore<unknown, AnyDomainEvent>) as unknown as WriteModel['orderReferences'];
-  return { users: wrap(model.users), products: wrap(model.products), orderReferences, orders: wrap(model.orders), idempotency };
+  return {
+    users: wrap(model.users),
+    products: wrap(model.products),
+    orderReferences: wrap(model.orderReferences),
+    orders: wrap(model.orders),
+    idempotency: wrap(model.idempotency),
+  };
 }

@@ -1,18 +1,12 @@
+import type { SqlClient } from '../eventlog/sql-client.js';
 import type { IdempotencyStore, RememberedResult } from '../write/ports.js';
-import type { Prisma } from '../generated/prisma/client.js';
-
-/** The raw-SQL surface this needs (a PrismaClient has it). */
-interface Sql {
-  $queryRaw<T = unknown>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<T>;
-  $executeRaw(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]): Promise<number>;
-}
 
 /**
  * Idempotency keys in `idempotency_key`. They are written by the stores'
  * saves, in the same statement as the events (src/write-model/stores.ts);
  * this reads and purges them.
  */
-export function idempotencyKeys(db: Sql): IdempotencyStore {
+export function idempotencyKeys(db: SqlClient): IdempotencyStore {
   return {
     async find(scope, key, now) {
       // An expired record goes (so the key can be stored again), in the same round trip.

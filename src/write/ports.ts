@@ -74,10 +74,6 @@ export class ConcurrencyError extends Error {
 }
 
 /**
- * A state-stored aggregate with an event log: `save` writes the new state and
- * appends the events in one transaction, or writes nothing.
- */
-/**
  * The store could not be reached or gave up for a reason of the moment
  * (connection lost, database down, serialization failure). Never a partial
  * write: every save is one atomic statement. `safeToRetry` is false when the
@@ -95,13 +91,15 @@ export class StoreUnavailableError extends DomainError {
   }
 }
 
+/**
+ * A state-stored aggregate with an event log: `save` writes the new state and
+ * appends the events in one transaction, or writes nothing.
+ */
 export interface AggregateStore<S, E extends AnyDomainEvent> {
   readonly aggregateType: AggregateType;
   load(id: string): Promise<Loaded<S> | null>;
   save(request: SaveRequest<S, E>): Promise<Appended>;
 }
-
-export type ProductStore = AggregateStore<Product, ProductEvent>;
 
 /**
  * What placing an order reads besides the order: the customer and the
@@ -116,7 +114,7 @@ export interface OrderReferences {
 /** The write model as the command side sees it. */
 export interface WriteModel {
   readonly users: AggregateStore<User, UserEvent>;
-  readonly products: ProductStore;
+  readonly products: AggregateStore<Product, ProductEvent>;
   readonly orderReferences: OrderReferences;
   readonly orders: AggregateStore<Order, OrderEvent>;
   readonly idempotency: IdempotencyStore;

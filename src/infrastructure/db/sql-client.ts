@@ -26,8 +26,8 @@ function client(run: Run): SqlClient {
  * The SqlDatabase port on the PostgreSQL pool itself: the same statements
  * Prisma's `$queryRaw` would send (a `Prisma.sql` fragment's `$n` text and
  * values), handed to `pg` directly. Prisma 6.19 runs every request, raw ones
- * included, through its client pipeline and WASM query compiler: about
- * 0.7 ms of CPU per statement against 0.3 ms on `pg`
+ * included, through its client pipeline and WASM query compiler: 0.6 ms of
+ * CPU per `$queryRaw` statement against 0.15 ms on `pg`
  * (bench/micro/prisma-overhead.ts), and interactive transactions cost more.
  *
  * Results come back as `pg` parses them; the statements cast int8 and

@@ -5,10 +5,11 @@ import { idArray } from '../sql.js';
 import type { OrderView, OrderViewItem } from './view.js';
 
 /**
- * Read-model queries are plain SQL (`$queryRaw`), not Prisma model queries:
- * Prisma 6.19 compiles every model query in its WASM query compiler, about
- * 1.5 ms of CPU per `findMany` against 0.7 ms for the same statement as raw
- * SQL (bench/micro/prisma-overhead.ts). Columns come back cast to text where
+ * Read-model queries are plain SQL through the SqlClient port, not Prisma
+ * model queries: Prisma 6.19 compiles every model query in its WASM query
+ * compiler — 1.9 ms of CPU per `findMany`, 0.6 ms for the same statement as
+ * `$queryRaw`, 0.15 ms on `pg` directly, which the port uses on PostgreSQL
+ * (bench/micro/prisma-overhead.ts). Columns come back cast to text where
  * drivers would disagree (int8, numeric, enums), and are mapped here.
  */
 interface OrderViewRow {

@@ -2,7 +2,7 @@ import type { ProductEvent } from '../../domain/products.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import { evolveAll, unique } from '../batch.js';
 import type { Projection, ReadModelTx } from '../projection.js';
-import { upsertRows, type TableSpec } from '../sql.js';
+import { upsertStatement, writeAll, type TableSpec } from '../sql.js';
 import { productsByIds } from './queries.js';
 import { PRODUCT_EVENTS, evolveProductView, type ProductView } from './view.js';
 
@@ -33,6 +33,6 @@ export const productsProjection: Projection = {
     const ids = unique(relevant.map((e) => e.aggregateId));
     const views = new Map((await productsByIds(tx, ids)).map((v) => [v.id, v]));
     const changed = evolveAll(views, relevant, (e) => e.aggregateId, evolveProductView);
-    await upsertRows(tx, PRODUCT_VIEW, [...changed].map((id) => toRow(views.get(id)!)));
+    await writeAll(tx, [upsertStatement(PRODUCT_VIEW, [...changed].map((id) => toRow(views.get(id)!)))]);
   },
 };
