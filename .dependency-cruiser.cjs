@@ -10,9 +10,12 @@
  * Layers (src/):
  *   domain/       pure domain model: deciders, events, errors, money
  *   write/        command side application layer (CommandService, handler, ports)
- *   write-model/  Prisma implementation of the write model's ports
+ *   write-model/  the write model's ports on SQL (tables defined against Prisma's models)
  *   eventlog/     event log append/read
- *   projections/  read side: projectors, read models and their queries
+ *   sql/          the SQL port (SqlClient, its fault type), shared fragments, table definitions
+ *   projections/  the projection runtime: projectors, daemon, progress, dead letters, rebuilds, status
+ *   read-models/  one folder per read model (view, evolve, tables, projection, queries, change
+ *                 history, its GraphQL fields in graphql.ts), the kit they share, and the registry
  *   graphql/      API layer (resolvers, loaders, context)
  *   generated/    generated code (Prisma client, GraphQL resolver types) - gitignored
  *   app.ts, main.ts, server/, infrastructure/ - composition root/infrastructure
@@ -49,7 +52,10 @@ const PRISMA_CLIENT = ['(^|/)generated/prisma(/|$)', npm('@prisma/[^/]+'), npm('
 const GRAPHQL_LIBS = [npm('graphql'), npm('@apollo/[^/]+'), npm('graphql-ws'), npm('@as-integrations/[^/]+')];
 
 /** The query resolvers: they answer from the read side only. */
-const QUERY_RESOLVERS = '^src/graphql/(resolvers/(queries|types)|loaders)[.]ts$';
+const QUERY_RESOLVERS = ['^src/graphql/(resolvers/(queries|types)|loaders)[.]ts$', '^src/read-models/[^/]+/graphql[.]ts$'];
+
+/** A read model's GraphQL fields: the one file of its folder that may know the API layer. */
+const READ_MODEL_GRAPHQL = '^src/read-models/[^/]+/graphql[.]ts$';
 
 /** The composition root: wires everything together, so nothing below it may depend on it. */
 const COMPOSITION_ROOT = ['^src/(app|main)[.]ts$', '^src/server/'];
@@ -113,6 +119,8 @@ module.exports = {
         pathNot: [
           '^src/(write|domain)/',
           '^src/eventlog/types[.]ts$',
+          // the SQL port's fault type (DatabaseUnavailableError), which the handler retries on
+          '^src/sql/client[.]ts$',
           // reported by write-not-to-infrastructure
           '^src/(write-model|graphql|server)/',
           '(^|/)generated/prisma(/|$)',
@@ -125,12 +133,13 @@ module.exports = {
       name: 'adapters-not-to-upper-layers',
       severity: 'error',
       comment:
-        'src/write-model (Prisma implementation of the write ports) and src/eventlog (event log append/read) ' +
-        'are adapters underneath the application layers. They must not depend on the read side ' +
-        '(src/projections) or the API layer (src/graphql, graphql, @apollo/*); the dependencies point the ' +
-        'other way. (The composition root is covered by not-to-composition-root.)',
-      from: { path: '^src/(write-model|eventlog)/' },
-      to: { path: ['^src/projections/', '^src/graphql/', ...GRAPHQL_LIBS] },
+        'src/write-model (the write ports on SQL), src/eventlog (event log append/read) and src/sql (the SQL ' +
+        'port and table definitions) are adapters underneath the application layers. They must not depend ' +
+        'on the read side (src/projections, src/read-models) or the API layer (src/graphql, graphql, ' +
+        '@apollo/*); the dependencies point the other way. (The composition root is covered by ' +
+        'not-to-composition-root.)',
+      from: { path: '^src/(write-model|eventlog|sql)/' },
+      to: { path: ['^src/projections/', '^src/read-models/', '^src/graphql/', ...GRAPHQL_LIBS] },
     },
 
     // ───────────────────────────── projections (read side) ─────────────────────────────
@@ -143,7 +152,7 @@ module.exports = {
         'Product, Order, OrderLine). Reading write-model state would couple read models to the write ' +
         "schema and bypass the events. Type-only imports count too. (Prisma's client as such is allowed " +
         'here: the read models live in their own tables.)',
-      from: { path: '^src/projections/' },
+      from: { path: '^src/(projections|read-models)/' },
       to: {
         path: [
           '^src/write/',
@@ -156,11 +165,33 @@ module.exports = {
       name: 'projections-not-to-api',
       severity: 'error',
       comment:
-        'The read side is independent of how it is exposed: src/projections must not import the API layer ' +
-        '(src/graphql, graphql, @apollo/*). Map read models to GraphQL in src/graphql (e.g. ' +
-        'src/graphql/mappers.ts). (The composition root is covered by not-to-composition-root.)',
-      from: { path: '^src/projections/' },
+        'The read side is independent of how it is exposed: src/projections and src/read-models must not ' +
+        'import the API layer (src/graphql, graphql, @apollo/*), except for the one file of a read model ' +
+        "that serves its GraphQL fields (src/read-models/<name>/graphql.ts). (The composition root is " +
+        'covered by not-to-composition-root.)',
+      from: { path: '^src/(projections|read-models)/', pathNot: READ_MODEL_GRAPHQL },
       to: { path: ['^src/graphql/', ...GRAPHQL_LIBS] },
+    },
+    {
+      name: 'read-models-independent',
+      severity: 'error',
+      comment:
+        'A read model is one folder, built from events only: it must not import another read model (its ' +
+        'tables, queries or views). It may use the shared kit (src/read-models/*.ts). Where it needs ' +
+        "another aggregate's data, it keeps its own copy from that aggregate's events (as orders keeps " +
+        'order_view_user). Only the registry lists them all.',
+      from: { path: '^src/read-models/([^/]+)/' },
+      to: { path: '^src/read-models/[^/]+/', pathNot: '^src/read-models/$1/' },
+    },
+    {
+      name: 'runtime-not-to-read-models',
+      severity: 'error',
+      comment:
+        'The projection runtime (src/projections: projector, daemon, dead letters, rebuilds, status) runs ' +
+        'any Projection it is given; it must not know a particular read model or the registry. The ' +
+        'composition root hands it the registered projections.',
+      from: { path: '^src/projections/' },
+      to: { path: '^src/read-models/' },
     },
 
     // ───────────────────────────── graphql (API layer) ─────────────────────────────

@@ -16,17 +16,18 @@
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EVENTS_CHANNEL, PROJECTIONS } from '../src/app.js';
+import { PROJECTIONS } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { EventLogReader } from '../src/eventlog/reader.js';
-import { openDatabase } from '../src/infrastructure/db/database.js';
-import { classifyFault } from '../src/infrastructure/db/faults.js';
+import { openDatabase, type Database } from '../src/infrastructure/db/database.js';
 import { openLeases } from '../src/infrastructure/db/leases.js';
+import { openNotifications } from '../src/infrastructure/db/notifications.js';
+import { InstanceSignals } from '../src/infrastructure/signals.js';
 import { pendingMigrations } from '../src/infrastructure/db/migrate.js';
 import { listDeadLetters } from '../src/projections/dead-letters.js';
 import { ProjectionOperations } from '../src/projections/operations.js';
 import { Projector } from '../src/projections/projector.js';
-import { readModel } from '../src/projections/read-model.js';
+import { readModel } from '../src/projections/status.js';
 import { rebuildBlueGreen, rebuildInPlace } from '../src/projections/rebuild.js';
 
 const USAGE = `usage: npm run projections -- <command>
@@ -36,6 +37,16 @@ const USAGE = `usage: npm run projections -- <command>
   skip <name> <aggregate id>      drop the aggregate's failed event, apply the ones waiting behind it
   rebuild <name|all>              replay the event log (blue/green while a server runs it, else in place)
 projections: ${PROJECTIONS.map((p) => p.name).join(', ')}`;
+
+/** Asks the servers' projectors to carry out a request (the one holding the lease acts). */
+async function wakeServers(db: Database): Promise<void> {
+  const notifications = await openNotifications(db, () => undefined);
+  try {
+    await InstanceSignals.requestWake(notifications);
+  } finally {
+    await notifications.close();
+  }
+}
 
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
@@ -106,11 +117,11 @@ try {
         async (name) => {
           if (await leases.tryAcquire(name)) {
             // No server runs it: carry the request out here.
-            const projector = new Projector(db.sql, reader, projection!, { isTransient: (e) => classifyFault(e) !== undefined });
+            const projector = new Projector(db.sql, reader, projection!);
             await projector.catchUp();
             await leases.release(name);
           } else {
-            await db.sql.$executeRaw`SELECT pg_notify(${EVENTS_CHANNEL}, 'redrive')`;
+            await wakeServers(db);
           }
         },
       );

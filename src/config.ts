@@ -1,27 +1,77 @@
 import { z } from 'zod';
 
+/**
+ * Every tunable default of the service, named once, with its unit. The
+ * environment variable of the same name overrides it (see the README's
+ * variables table); modules that take these as options receive them from
+ * the configuration, and fall back to these names when constructed alone.
+ */
+export const DEFAULTS = {
+  PORT: 4000,
+  PGLITE_DIR: './data/pglite',
+  /** How long a mutation payload waits for its projection before answering PROJECTION_TIMEOUT. */
+  READ_YOUR_WRITES_TIMEOUT_MS: 5000,
+  DB_POOL_SIZE: 10,
+  /** How long a pool waits for a connection before the request fails (SERVICE_UNAVAILABLE). */
+  DB_CONNECT_TIMEOUT_MS: 5000,
+  MAX_BODY_BYTES: 1_000_000,
+  WS_CONNECTION_INIT_TIMEOUT_MS: 5000,
+  WS_MAX_MESSAGE_BYTES: 100_000,
+  WS_KEEPALIVE_MS: 12_000,
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: 100,
+  /** Pending changes per subscription before conflating to the latest state per view. */
+  SUBSCRIPTION_BUFFER: 1000,
+  LEASE_RETRY_MS: 1000,
+  /** Events a projector reads and applies per transaction. */
+  PROJECTION_BATCH_SIZE: 500,
+  /** Events per transaction when `npm run projections -- rebuild` replays the log. */
+  REBUILD_BATCH_SIZE: 2000,
+  /** Failed attempts of a batch before its poison event is found and parked. */
+  PROJECTION_MAX_ATTEMPTS: 3,
+  /** Fallback polls for missed wake-ups: projectors, and the subscription feeds. */
+  PROJECTION_IDLE_POLL_MS: 1000,
+  FEED_POLL_MS: 1000,
+  GRAPHQL_MAX_DEPTH: 10,
+  GRAPHQL_MAX_ALIASES: 15,
+  GRAPHQL_MAX_DIRECTIVES: 10,
+  GRAPHQL_MAX_TOKENS: 2000,
+  GRAPHQL_MAX_COST: 10_000,
+  AUTH_CLOCK_TOLERANCE_S: 5,
+  IDEMPOTENCY_KEY_TTL_HOURS: 24,
+  /** How often expired idempotency keys are deleted (they are ignored at once). */
+  IDEMPOTENCY_PURGE_INTERVAL_MS: 10 * 60_000,
+  /** Lifetime of the development admin token logged at start (embedded default only). */
+  DEV_TOKEN_TTL_S: 12 * 3600,
+} as const;
+
 const Env = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.PORT),
   HOST: z.string().default('0.0.0.0'),
   /** PostgreSQL server mode when set; the embedded PGlite database otherwise. */
   DATABASE_URL: z.string().min(1).optional(),
-  PGLITE_DIR: z.string().default('./data/pglite'),
+  PGLITE_DIR: z.string().default(DEFAULTS.PGLITE_DIR),
   /** Apply pending migrations at startup (default), or refuse to start. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** How long a mutation payload waits for its projection before answering with an error. */
-  READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  DB_POOL_SIZE: z.coerce.number().int().positive().default(10),
+  READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_YOUR_WRITES_TIMEOUT_MS),
+  DB_POOL_SIZE: z.coerce.number().int().positive().default(DEFAULTS.DB_POOL_SIZE),
   /** Largest HTTP request body accepted. */
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(1_000_000),
-  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().positive().default(5000),
-  WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(100_000),
-  WS_KEEPALIVE_MS: z.coerce.number().int().positive().default(12_000),
-  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(100),
+  MAX_BODY_BYTES: z.coerce.number().int().positive().default(DEFAULTS.MAX_BODY_BYTES),
+  WS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.WS_CONNECTION_INIT_TIMEOUT_MS),
+  WS_MAX_MESSAGE_BYTES: z.coerce.number().int().positive().default(DEFAULTS.WS_MAX_MESSAGE_BYTES),
+  WS_KEEPALIVE_MS: z.coerce.number().int().positive().default(DEFAULTS.WS_KEEPALIVE_MS),
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: z.coerce.number().int().positive().default(DEFAULTS.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION),
   /** Pending messages per subscription before conflating to the latest state per view. */
-  SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(1000),
-  /** How often an instance that does not run a projection tries to take it over. */
-  LEASE_RETRY_MS: z.coerce.number().int().positive().default(1000),
+  SUBSCRIPTION_BUFFER: z.coerce.number().int().positive().default(DEFAULTS.SUBSCRIPTION_BUFFER),
+  LEASE_RETRY_MS: z.coerce.number().int().positive().default(DEFAULTS.LEASE_RETRY_MS),
+  DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.DB_CONNECT_TIMEOUT_MS),
+  PROJECTION_BATCH_SIZE: z.coerce.number().int().positive().default(DEFAULTS.PROJECTION_BATCH_SIZE),
+  REBUILD_BATCH_SIZE: z.coerce.number().int().positive().default(DEFAULTS.REBUILD_BATCH_SIZE),
+  PROJECTION_MAX_ATTEMPTS: z.coerce.number().int().positive().default(DEFAULTS.PROJECTION_MAX_ATTEMPTS),
+  PROJECTION_IDLE_POLL_MS: z.coerce.number().int().positive().default(DEFAULTS.PROJECTION_IDLE_POLL_MS),
+  FEED_POLL_MS: z.coerce.number().int().positive().default(DEFAULTS.FEED_POLL_MS),
+  IDEMPOTENCY_PURGE_INTERVAL_MS: z.coerce.number().int().positive().default(DEFAULTS.IDEMPOTENCY_PURGE_INTERVAL_MS),
   NODE_ENV: z.string().default('development'),
   /** The browser GraphQL IDE at GET /graphql; on unless NODE_ENV=production. */
   IDE_ENABLED: z.enum(['true', 'false']).optional(),
@@ -32,17 +82,17 @@ const Env = z.object({
   /** Required `iss` / `aud` claims, when set. */
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
-  AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(5),
+  AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(DEFAULTS.AUTH_CLOCK_TOLERANCE_S),
   /** Schema introspection; on unless NODE_ENV=production. */
   INTROSPECTION_ENABLED: z.enum(['true', 'false']).optional(),
   /** Limits on each GraphQL operation (see README "Limits"). */
-  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(10),
-  GRAPHQL_MAX_ALIASES: z.coerce.number().int().positive().default(15),
-  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(10),
-  GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(2000),
-  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(10_000),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_DEPTH),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_ALIASES),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_DIRECTIVES),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_TOKENS),
+  GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_COST),
   /** How long a mutation's idempotencyKey is remembered. */
-  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(24),
+  IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULTS.IDEMPOTENCY_KEY_TTL_HOURS),
   /** Serve Prometheus metrics at GET /metrics. */
   METRICS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */

@@ -27,9 +27,9 @@ const { openDatabase } = await load<typeof import('../../src/infrastructure/db/d
 const { EventLogReader } = await load<typeof import('../../src/eventlog/reader.js')>('src/eventlog/reader.ts');
 const { Projector } = await load<typeof import('../../src/projections/projector.js')>('src/projections/projector.ts');
 const { resetProjection } = await load<typeof import('../../src/projections/rebuild.js')>('src/projections/rebuild.ts');
-const { usersProjection } = await load<typeof import('../../src/projections/users/projection.js')>('src/projections/users/projection.ts');
-const { productsProjection } = await load<typeof import('../../src/projections/products/projection.js')>('src/projections/products/projection.ts');
-const { ordersProjection } = await load<typeof import('../../src/projections/orders/projection.js')>('src/projections/orders/projection.ts');
+const { usersProjection } = await load<typeof import('../../src/read-models/users/projection.js')>('src/read-models/users/projection.ts');
+const { productsProjection } = await load<typeof import('../../src/read-models/products/projection.js')>('src/read-models/products/projection.ts');
+const { ordersProjection } = await load<typeof import('../../src/read-models/orders/projection.js')>('src/read-models/orders/projection.ts');
 
 const databaseUrl = process.env.DATABASE_URL!;
 /** Also replay each projection alone (slower: the log is read once per projection and again for all). */

@@ -1,3 +1,4 @@
+import { DEFAULTS } from '../config.js';
 import { readFileSync } from 'node:fs';
 import {
   SignJWT,
@@ -103,7 +104,7 @@ export class TokenVerifier {
       algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
       issuer: options.issuer,
       audience: options.audience,
-      clockTolerance: options.clockToleranceSec ?? 5,
+      clockTolerance: options.clockToleranceSec ?? DEFAULTS.AUTH_CLOCK_TOLERANCE_S,
       requiredClaims: ['exp', 'sub'],
     };
   }

@@ -2,7 +2,7 @@ import { Prisma } from '../generated/prisma/client.js';
 import { EVENT_SCHEMA_VERSIONS, type AggregateType, type AnyDomainEvent } from '../domain/events.js';
 import { newId } from '../domain/ids.js';
 import type { EventMetadata } from './types.js';
-import type { Cursor } from './cursor.js';
+import { cursorOf, type Cursor } from './cursor.js';
 
 export interface AppendRequest {
   readonly aggregateType: AggregateType;
@@ -47,7 +47,7 @@ export function appendEventsSql(guard: string, request: AppendRequest): Prisma.S
 export function lastAppended(rows: ReadonlyArray<{ tx: string; pos: string }>): Cursor | null {
   let last: Cursor | null = null;
   for (const row of rows) {
-    const cursor = { tx: BigInt(row.tx), pos: BigInt(row.pos) };
+    const cursor = cursorOf(row);
     if (!last || cursor.pos > last.pos) last = cursor;
   }
   return last;

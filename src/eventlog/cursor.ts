@@ -35,3 +35,8 @@ export function compareCursors(a: Cursor, b: Cursor): number {
 export function maxCursor(a: Cursor, b: Cursor): Cursor {
   return compareCursors(a, b) >= 0 ? a : b;
 }
+
+/** A cursor from a row that selected its parts as text (`tx::text`, `pos::text`). */
+export function cursorOf(row: { readonly tx: string; readonly pos: string }): Cursor {
+  return { tx: BigInt(row.tx), pos: BigInt(row.pos) };
+}

@@ -1,6 +1,8 @@
 import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
-import { LOG_START, type Cursor } from './cursor.js';
-import type { SqlClient } from './sql-client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import type { SqlClient } from '../sql/client.js';
+import { idArray } from '../sql/fragments.js';
+import { cursorOf, LOG_START, type Cursor } from './cursor.js';
 import type { EventMetadata, StoredEvent } from './types.js';
 import { upcast } from './upcasters.js';
 
@@ -16,6 +18,22 @@ interface EventRow {
   data: unknown;
   metadata: EventMetadata;
   occurred_at: Date;
+}
+
+/** What a read selects of each event (an EventRow). */
+const EVENT_COLUMNS = Prisma.raw(`tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
+  aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at`);
+
+/**
+ * Events of transactions that have finished, all of them: below the oldest
+ * transaction still running, every transaction has committed or aborted, and
+ * any later one gets a larger id.
+ */
+export const READABLE = Prisma.sql`tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+
+/** Events after `after` in (tx_id, position) order. */
+function afterCursor(after: Cursor): Prisma.Sql {
+  return Prisma.sql`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)`;
 }
 
 /**
@@ -52,11 +70,8 @@ export class EventLogReader {
 
   private async read(after: Cursor, limit: number): Promise<StoredEvent[]> {
     const rows = await this.db.$queryRaw<EventRow[]>`
-      SELECT tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
-             aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at
-      FROM event_log
-      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
-        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      SELECT ${EVENT_COLUMNS} FROM event_log
+      WHERE ${afterCursor(after)} AND ${READABLE}
       ORDER BY tx_id, position
       LIMIT ${limit}`;
     return rows.map(toStoredEvent);
@@ -66,10 +81,8 @@ export class EventLogReader {
   async readByIds(eventIds: readonly string[]): Promise<StoredEvent[]> {
     if (eventIds.length === 0) return [];
     const rows = await this.db.$queryRaw<EventRow[]>`
-      SELECT tx_id::text AS tx, position::text AS pos, event_id::text, type, schema_version,
-             aggregate_type, aggregate_id::text, aggregate_version, data, metadata, occurred_at
-      FROM event_log
-      WHERE event_id = ANY(string_to_array(${eventIds.join(',')}, ',')::uuid[])
+      SELECT ${EVENT_COLUMNS} FROM event_log
+      WHERE event_id = ANY(${idArray(eventIds)})
       ORDER BY tx_id, position`;
     return rows.map(toStoredEvent);
   }
@@ -78,9 +91,9 @@ export class EventLogReader {
   async head(): Promise<Cursor> {
     const [row] = await this.db.$queryRaw<Array<{ tx: string; pos: string }>>`
       SELECT tx_id::text AS tx, position::text AS pos FROM event_log
-      WHERE tx_id < pg_snapshot_xmin(pg_current_snapshot())
+      WHERE ${READABLE}
       ORDER BY tx_id DESC, position DESC LIMIT 1`;
-    return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos) } : LOG_START;
+    return row ? cursorOf(row) : LOG_START;
   }
 
   /**
@@ -90,8 +103,7 @@ export class EventLogReader {
   async lagAfter(after: Cursor): Promise<{ events: number; oldest: Date | null }> {
     const [row] = await this.db.$queryRaw<Array<{ n: number; oldest: Date | string | null }>>`
       SELECT count(*)::int AS n, min(occurred_at) AS oldest FROM event_log
-      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
-        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+      WHERE ${afterCursor(after)} AND ${READABLE}`;
     return { events: row?.n ?? 0, oldest: row?.oldest == null ? null : new Date(row.oldest) };
   }
 
@@ -99,8 +111,7 @@ export class EventLogReader {
   async countAfter(after: Cursor): Promise<number> {
     const [row] = await this.db.$queryRaw<Array<{ n: number }>>`
       SELECT count(*)::int AS n FROM event_log
-      WHERE (tx_id, position) > (${after.tx.toString()}::xid8, ${after.pos}::bigint)
-        AND tx_id < pg_snapshot_xmin(pg_current_snapshot())`;
+      WHERE ${afterCursor(after)} AND ${READABLE}`;
     return row?.n ?? 0;
   }
 }
@@ -113,7 +124,7 @@ function toStoredEvent(row: EventRow): StoredEvent {
   return {
     type: event.type,
     data: event.data,
-    cursor: { tx: BigInt(row.tx), pos: BigInt(row.pos) },
+    cursor: cursorOf(row),
     eventId: row.event_id,
     schemaVersion: row.schema_version,
     aggregateType: row.aggregate_type,

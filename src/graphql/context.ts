@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/access.js';
-import type { ReadModel } from '../projections/read-model.js';
+import type { ReadModel } from '../projections/status.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';

@@ -3,6 +3,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
 import { ProjectionTimeoutError } from '../projections/progress.js';
+import { DatabaseUnavailableError } from '../sql/client.js';
 import { SlowConsumerError } from '../subscriptions/live-iterator.js';
 
 /** Codes a client may see with the message as we wrote it. */
@@ -34,12 +35,13 @@ function exposed(error: unknown): (Error & { code: string }) | undefined {
  * safe details; GraphQL's own request errors pass through; anything else
  * becomes INTERNAL_SERVER_ERROR with nothing leaked (the original is logged).
  */
-export function createErrorFormatter(logger: Logger, options: { isTransientFault?: (error: unknown) => boolean } = {}) {
+export function createErrorFormatter(logger: Logger) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
     const { message: _m, extensions: _e, ...location } = formatted;
-    // A read that met a database fault of the moment (a command's store faults are domain errors already).
-    if (!(original instanceof DomainError) && options.isTransientFault?.(original)) {
+    // A command or a read that met a database fault of the moment (src/sql/client.ts).
+    const unavailable = original instanceof DatabaseUnavailableError ? original : (original as { originalError?: unknown } | null)?.originalError;
+    if (unavailable instanceof DatabaseUnavailableError) {
       logger.warn({ err: original, path: formatted.path }, 'database unavailable while resolving');
       return {
         ...location,

@@ -1,8 +1,11 @@
 import DataLoader from 'dataloader';
-import type { ReadModel } from '../projections/read-model.js';
-import type { OrderView } from '../projections/orders/view.js';
-import type { ProductView } from '../projections/products/view.js';
-import type { UserView } from '../projections/users/view.js';
+import type { ReadModel } from '../projections/status.js';
+import { ordersByIds, ordersPageForUsers } from '../read-models/orders/queries.js';
+import type { OrderView } from '../read-models/orders/view.js';
+import { productsByIds } from '../read-models/products/queries.js';
+import type { ProductView } from '../read-models/products/view.js';
+import { usersByIds } from '../read-models/users/queries.js';
+import type { UserView } from '../read-models/users/view.js';
 import type { PageModel } from './mappers.js';
 
 /** Orders the results of a batch load like its keys (null for missing ones). */
@@ -19,11 +22,12 @@ function byKey<V extends { id: string }>(keys: readonly string[], rows: readonly
 export function createLoaders(read: ReadModel, options: { cache?: boolean } = {}) {
   // Subscriptions keep a context for their whole life: batch, but do not cache.
   const cache = options.cache ?? true;
+  const db = read.db;
   const userOrders = new Map<string, DataLoader<string, PageModel<OrderView>>>();
   return {
-    order: new DataLoader<string, OrderView | null>(async (ids) => byKey(ids, await read.orders.byIds(ids)), { cache }),
-    user: new DataLoader<string, UserView | null>(async (ids) => byKey(ids, await read.users.byIds(ids)), { cache }),
-    product: new DataLoader<string, ProductView | null>(async (ids) => byKey(ids, await read.products.byIds(ids)), { cache }),
+    order: new DataLoader<string, OrderView | null>(async (ids) => byKey(ids, await ordersByIds(db, ids)), { cache }),
+    user: new DataLoader<string, UserView | null>(async (ids) => byKey(ids, await usersByIds(db, ids)), { cache }),
+    product: new DataLoader<string, ProductView | null>(async (ids) => byKey(ids, await productsByIds(db, ids)), { cache }),
     /** One loader per (page, pageSize): users asking for the same page batch together. */
     userOrders(page: number, pageSize: number): DataLoader<string, PageModel<OrderView>> {
       const key = `${page}:${pageSize}`;
@@ -31,7 +35,7 @@ export function createLoaders(read: ReadModel, options: { cache?: boolean } = {}
       if (!loader) {
         loader = new DataLoader(
           async (userIds) => {
-            const pages = await read.orders.pageForUsers(userIds, page, pageSize);
+            const pages = await ordersPageForUsers(db, userIds, page, pageSize);
             return userIds.map((id) => ({ ...pages.get(id)!, page, pageSize }));
           },
           { cache },

@@ -1,8 +1,8 @@
-import type { OrderView, OrderViewItem } from '../projections/orders/view.js';
-import type { ProductView } from '../projections/products/view.js';
-import type { UserView } from '../projections/users/view.js';
+import type { OrderView, OrderViewItem } from '../read-models/orders/view.js';
+import type { ProductView } from '../read-models/products/view.js';
+import type { UserView } from '../read-models/users/view.js';
 import type { DeadLetter } from '../projections/dead-letters.js';
-import type { ProjectionStatus } from '../projections/read-model.js';
+import type { ProjectionStatus } from '../projections/status.js';
 
 /** GraphQL object types are backed directly by read-model views. */
 export type OrderModel = OrderView;

@@ -1,7 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { DomainError } from '../domain/errors.js';
-import type { AnyDomainEvent } from '../domain/events.js';
-import type { AggregateStore, WriteModel } from '../write/ports.js';
+import type { AggregateType } from '../domain/events.js';
+import type { CommandObserver } from '../write/ports.js';
 
 /** What the metrics read at scrape time. */
 export interface MetricsSources {
@@ -86,48 +85,14 @@ export class Metrics {
     });
   }
 
-  /** Times a command and counts its outcome. */
-  async command<T>(name: string, run: () => Promise<T>): Promise<T> {
-    const end = this.commandDuration.startTimer({ command: name });
-    let outcome = 'ok';
-    try {
-      return await run();
-    } catch (error) {
-      outcome = error instanceof DomainError ? error.code : 'INTERNAL_SERVER_ERROR';
-      throw error;
-    } finally {
-      end({ outcome });
-      this.commands.inc({ command: name, outcome });
-    }
-  }
-
-  /** Wraps a write model so that every committed save counts its events. */
-  countAppends(model: WriteModel): WriteModel {
-    const counted = <T extends AggregateStore<unknown, AnyDomainEvent>>(store: T): T =>
-      Object.assign(Object.create(store) as T, {
-        save: async (request: Parameters<T['save']>[0]) => {
-          const appended = await store.save(request);
-          this.eventsAppended.inc({ aggregate: store.aggregateType }, request.events.length);
-          return appended;
-        },
-      });
-    return { ...model, users: counted(model.users), products: counted(model.products), orders: counted(model.orders) };
-  }
-
-  /**
-   * The command service with every command (each public method) timed and
-   * counted under its method name — including refusals (authorization,
-   * validation), which happen before anything is written.
-   */
-  instrument<T extends object>(service: T): T {
-    return new Proxy(service, {
-      get: (target, key, receiver) => {
-        const value: unknown = Reflect.get(target, key, receiver);
-        if (typeof value !== 'function' || typeof key !== 'string' || key === 'constructor') return value;
-        return (...args: unknown[]) => this.command(key, () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-      },
-    });
-  }
+  /** The command service's observer: counts and times every command, and counts the events appended. */
+  readonly commandObserver: CommandObserver = {
+    commandHandled: (command, outcome, seconds) => {
+      this.commandDuration.observe({ command, outcome }, seconds);
+      this.commands.inc({ command, outcome });
+    },
+    eventsAppended: (aggregate: AggregateType, count) => this.eventsAppended.inc({ aggregate }, count),
+  };
 
   messageSent(): void {
     this.messagesSent.inc();

@@ -1,5 +1,6 @@
-import { formatCursor } from '../eventlog/cursor.js';
-import type { SqlClient } from '../eventlog/sql-client.js';
+import { cursorOf, formatCursor } from '../eventlog/cursor.js';
+import { idArray } from '../sql/fragments.js';
+import type { SqlClient } from '../sql/client.js';
 import type { StoredEvent } from '../eventlog/types.js';
 
 /**
@@ -88,7 +89,7 @@ interface Row {
 function toDeadLetter(r: Row): DeadLetter {
   return {
     projection: r.projection,
-    position: formatCursor({ tx: BigInt(r.tx), pos: BigInt(r.pos) }),
+    position: formatCursor(cursorOf(r)),
     eventId: r.event_id,
     eventType: r.event_type,
     aggregateType: r.aggregate_type,
@@ -160,7 +161,7 @@ export async function clearParked(tx: SqlClient, projection: string, eventIds: r
   if (eventIds.length === 0) return;
   await tx.$executeRaw`
     DELETE FROM projection_dead_letter
-    WHERE projection = ${projection} AND event_id = ANY(string_to_array(${eventIds.join(',')}, ',')::uuid[])`;
+    WHERE projection = ${projection} AND event_id = ANY(${idArray(eventIds)})`;
 }
 
 /** Marks the head of a redrive that failed again: FAILED with the new error. */

@@ -1,8 +1,8 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import { isId } from '../domain/ids.js';
-import type { SqlClient } from '../eventlog/sql-client.js';
+import type { SqlClient } from '../sql/client.js';
 import { listDeadLetters, requestRedrive } from './dead-letters.js';
-import type { ProjectionStatus } from './read-model.js';
+import type { ProjectionStatus } from './status.js';
 
 /**
  * What operators do to projections at run time (the admin mutations and

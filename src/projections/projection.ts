@@ -1,4 +1,4 @@
-import type { SqlClient } from '../eventlog/sql-client.js';
+import type { SqlClient } from '../sql/client.js';
 import type { StoredEvent } from '../eventlog/types.js';
 
 /** A read-model transaction: what a projection writes through. */

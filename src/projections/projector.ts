@@ -1,7 +1,8 @@
+import { DEFAULTS } from '../config.js';
 import { LOG_START, compareCursors, maxCursor, type Cursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
-import type { SqlClient, SqlDatabase } from '../eventlog/sql-client.js';
 import type { StoredEvent } from '../eventlog/types.js';
+import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../sql/client.js';
 import {
   aggregateKey,
   clearParked,
@@ -13,23 +14,26 @@ import {
   pendingRedrives,
 } from './dead-letters.js';
 import type { Projection } from './projection.js';
+import { readCheckpoint } from './status.js';
 
 export interface ProjectorOptions {
+  /** Events read and applied per transaction (default DEFAULTS.PROJECTION_BATCH_SIZE). */
   readonly batchSize?: number;
-  /** Fallback poll when no wake-up arrives (ms). */
+  /** Fallback poll when no wake-up arrives, in ms (default DEFAULTS.PROJECTION_IDLE_POLL_MS). */
   readonly idlePollMs?: number;
-  /** After each step: where the projection stands, and how many events the step applied. */
-  readonly onProgress?: (projection: string, cursor: Cursor, applied: number) => void;
-  readonly onError?: (projection: string, error: unknown) => void;
-  /**
-   * Faults of the moment (database unavailable): retried for as long as they
-   * last, never parked. Without it, every error counts towards parking.
-   */
-  readonly isTransient?: (error: unknown) => boolean;
-  /** Failed attempts of a batch before its poison event is found and parked (default 3). */
+  /** Failed attempts of a batch before its poison event is found and parked (default DEFAULTS.PROJECTION_MAX_ATTEMPTS). */
   readonly maxAttempts?: number;
-  /** An event was parked as a dead letter (FAILED). */
+  /** After each step: where the projection stands, and how many events the step applied. Must not throw. */
+  readonly onProgress?: (projection: string, cursor: Cursor, applied: number) => void;
+  /** A batch failed (it will be retried, or its poison event parked). Must not throw. */
+  readonly onError?: (projection: string, error: unknown) => void;
+  /** An event was parked as a dead letter (FAILED). Must not throw. */
   readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
+  /**
+   * Test hook: called before the projection applies each event, inside its
+   * transaction; throwing makes that event's handler fail (a poison event).
+   */
+  readonly beforeApply?: (projection: string, event: StoredEvent) => void;
 }
 
 /**
@@ -38,13 +42,6 @@ export interface ProjectorOptions {
  * the projector re-reads where it stands and goes on from there.
  */
 export class CheckpointMovedError extends Error {}
-
-/** Reads a projection's checkpoint (LOG_START when it has none yet). */
-export async function readCheckpoint(db: SqlClient, name: string): Promise<Cursor> {
-  const [row] = await db.$queryRaw<Array<{ tx: string; pos: string }>>`
-    SELECT last_tx::text AS tx, last_pos::text AS pos FROM projection_checkpoint WHERE name = ${name}`;
-  return row ? { tx: BigInt(row.tx), pos: BigInt(row.pos) } : LOG_START;
-}
 
 /**
  * Runs one projection: reads the event log after its checkpoint in batches and
@@ -64,6 +61,7 @@ export class Projector {
   private target: Cursor = LOG_START;
   private readonly batchSize: number;
   private readonly idlePollMs: number;
+  private readonly maxAttempts: number;
   /** Aggregates with dead letters (loaded on the first step; this projector is their only writer). */
   private parked: Set<string> | undefined;
 
@@ -73,8 +71,9 @@ export class Projector {
     readonly projection: Projection,
     private readonly options: ProjectorOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 500;
-    this.idlePollMs = options.idlePollMs ?? 1000;
+    this.batchSize = options.batchSize ?? DEFAULTS.PROJECTION_BATCH_SIZE;
+    this.idlePollMs = options.idlePollMs ?? DEFAULTS.PROJECTION_IDLE_POLL_MS;
+    this.maxAttempts = options.maxAttempts ?? DEFAULTS.PROJECTION_MAX_ATTEMPTS;
   }
 
   get isRunning(): boolean {
@@ -163,7 +162,7 @@ export class Projector {
         failures++;
         this.options.onError?.(this.name, error);
         await this.markStalled(error);
-        if (!this.options.isTransient?.(error) && ++persistent >= (this.options.maxAttempts ?? 3)) {
+        if (!isTransient(error) && ++persistent >= this.maxAttempts) {
           persistent = 0;
           await this.exclusive(() => this.parkPoison()).catch((e: unknown) => this.options.onError?.(this.name, e));
           continue;
@@ -246,10 +245,10 @@ export class Projector {
       try {
         await this.applyUpTo(from, event.cursor, [event]);
       } catch (error) {
-        if (this.options.isTransient?.(error)) throw error;
+        if (isTransient(error)) throw error;
         const poisonFrom = from;
         await this.db.$transaction(async (tx) => {
-          await park(tx, this.name, [event], 'FAILED', { error, attempts: this.options.maxAttempts ?? 3 });
+          await park(tx, this.name, [event], 'FAILED', { error, attempts: this.maxAttempts });
           await this.moveCheckpoint(tx, poisonFrom, event.cursor);
         });
         this.parked.add(aggregateKey(event));
@@ -278,10 +277,16 @@ export class Projector {
       return;
     }
     await this.db.$transaction(async (tx) => {
-      await this.projection.apply(tx, apply);
+      await this.applyEvents(tx, apply);
       await park(tx, this.name, wait, 'WAITING');
       await this.moveCheckpoint(tx, from, to);
     });
+  }
+
+  private applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<void> {
+    const hook = this.options.beforeApply;
+    if (hook) for (const event of events) hook(this.name, event);
+    return this.projection.apply(tx, events);
   }
 
   /** Carries out operators' RETRY / SKIP requests for parked aggregates. */
@@ -294,11 +299,11 @@ export class Projector {
       const events = await this.reader.readByIds(toApply);
       try {
         await this.db.$transaction(async (tx) => {
-          await this.projection.apply(tx, events);
+          await this.applyEvents(tx, events);
           await clearParked(tx, this.name, ids);
         });
       } catch (error) {
-        if (this.options.isTransient?.(error)) throw error;
+        if (isTransient(error)) throw error;
         // Still failing: the first event not skipped is the failed one now.
         await this.db.$transaction(async (tx) => {
           if (action === 'SKIP') await clearParked(tx, this.name, ids.slice(0, 1));
@@ -332,3 +337,5 @@ export class Projector {
   }
 }
 
+/** Faults of the moment (the database is unavailable): retried for as long as they last, never parked. */
+const isTransient = (error: unknown) => error instanceof DatabaseUnavailableError;

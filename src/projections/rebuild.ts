@@ -1,6 +1,7 @@
+import { DEFAULTS } from '../config.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EventLogReader } from '../eventlog/reader.js';
-import type { SqlClient, SqlDatabase } from '../eventlog/sql-client.js';
+import type { SqlClient, SqlDatabase } from '../sql/client.js';
 import type { Projection } from './projection.js';
 import { Projector } from './projector.js';
 
@@ -41,7 +42,7 @@ async function replay(
 ): Promise<number> {
   let total = 0;
   const projector = new Projector(db, reader, projection, {
-    batchSize: options.batchSize ?? 2000,
+    batchSize: options.batchSize ?? DEFAULTS.REBUILD_BATCH_SIZE,
     onProgress: (_name, _cursor, applied) => {
       total += applied;
       if (applied) options.onProgress?.(total);

@@ -19,7 +19,7 @@ import { createLoaders } from '../graphql/loaders.js';
 import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
-import type { ReadModel } from '../projections/read-model.js';
+import type { ReadModel } from '../projections/status.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { graphqlPostHandler } from './graphql-post.js';
@@ -51,8 +51,6 @@ export interface HttpServerDeps {
   readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
   /** Called for every subscription message sent (metrics). */
   readonly onSubscriptionMessage?: () => void;
-  /** Recognises database faults of the moment: answered as SERVICE_UNAVAILABLE (retryable). */
-  readonly isTransientFault?: (error: unknown) => boolean;
 }
 
 /** A client-supplied id header, if it is a plausible id (nothing else reaches logs or events). */
@@ -95,7 +93,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
   const server = http.createServer((req, res) => (graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res)));
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
-  const formatError = createErrorFormatter(deps.logger, { isTransientFault: deps.isTransientFault });
+  const formatError = createErrorFormatter(deps.logger);
   const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
     requestId,
     correlationId,

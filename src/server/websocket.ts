@@ -229,7 +229,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
               const field = deps.schema.getSubscriptionType()?.getFields()[selection.name.value];
               if (!field) continue;
               const args = getArgumentValues(field, selection, variables.coerced);
-              checkSubscriptionArgs(field.name, args);
+              checkSubscriptionArgs(args);
               authorizeSubscription(field.name, args, actor);
             }
           }

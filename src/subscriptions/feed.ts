@@ -1,4 +1,4 @@
-import { compareKeys, type Change, type ChangeKey } from '../projections/change-key.js';
+import { compareKeys, type Change, type ChangeKey } from '../read-models/change-key.js';
 import { LiveIterator, type LiveIteratorOptions } from './live-iterator.js';
 
 export interface FeedSource<V> {

@@ -1,16 +1,18 @@
+import { DEFAULTS } from '../config.js';
 import type { OrderStatus } from '../domain/orders.js';
 import type { Cursor } from '../eventlog/cursor.js';
-import type { SqlClient } from '../eventlog/sql-client.js';
-import { LAST_ID, type Change, type ChangeKey } from '../projections/change-key.js';
-import { lastChangeKey, orderChangesAfter, userChangesAfter } from '../projections/changes.js';
-import { ordersByIds } from '../projections/orders/queries.js';
-import type { OrderView } from '../projections/orders/view.js';
-import { usersByIds } from '../projections/users/queries.js';
-import type { UserView } from '../projections/users/view.js';
+import { LAST_ID, type Change, type ChangeKey } from '../read-models/change-key.js';
+import { lastOrderChangeKey, orderChangesAfter } from '../read-models/orders/changes.js';
+import { ordersByIds } from '../read-models/orders/queries.js';
+import type { OrderView } from '../read-models/orders/view.js';
+import { lastUserChangeKey, userChangesAfter } from '../read-models/users/changes.js';
+import { usersByIds } from '../read-models/users/queries.js';
+import type { UserView } from '../read-models/users/view.js';
+import type { SqlClient } from '../sql/client.js';
 import { ChangeFeed } from './feed.js';
 
 export interface HubOptions {
-  /** Pending changes kept per subscriber before conflating (default 1000). */
+  /** Pending changes kept per subscriber before conflating (default DEFAULTS.SUBSCRIPTION_BUFFER). */
   readonly bufferLimit?: number;
   readonly onError?: (error: unknown) => void;
   /** Counts changes dropped by conflation (metrics). */
@@ -37,13 +39,13 @@ export class SubscriptionHub {
     private readonly options: HubOptions = {},
   ) {
     const onError = options.onError ?? (() => undefined);
-    this.bufferLimit = options.bufferLimit ?? 1000;
+    this.bufferLimit = options.bufferLimit ?? DEFAULTS.SUBSCRIPTION_BUFFER;
     this.orders = new ChangeFeed(
-      { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'order_view_change') },
+      { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastOrderChangeKey(db) },
       onError,
     );
     this.users = new ChangeFeed(
-      { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'user_view_change') },
+      { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastUserChangeKey(db) },
       onError,
     );
   }

@@ -1,4 +1,4 @@
-import { compareKeys, type Change, type ChangeKey } from '../projections/change-key.js';
+import { compareKeys, type Change, type ChangeKey } from '../read-models/change-key.js';
 
 /** A subscriber could not keep up even after conflation. */
 export class SlowConsumerError extends Error {

@@ -1,4 +1,4 @@
-import type { SqlClient } from '../eventlog/sql-client.js';
+import type { SqlClient } from '../sql/client.js';
 import type { IdempotencyStore, RememberedResult } from '../write/ports.js';
 
 /**

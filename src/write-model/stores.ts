@@ -7,7 +7,7 @@ import type { Product, ProductEvent } from '../domain/products.js';
 import type { User, UserEvent } from '../domain/users.js';
 import { appendEventsSql, lastAppended } from '../eventlog/append.js';
 import { formatCursor } from '../eventlog/cursor.js';
-import type { SqlClient } from '../eventlog/sql-client.js';
+import type { SqlClient } from '../sql/client.js';
 import {
   ConcurrencyError,
   type AggregateStore,
@@ -17,15 +17,18 @@ import {
   type SaveRequest,
   type WriteModel,
 } from '../write/ports.js';
+import { idArray } from '../sql/fragments.js';
 import { idempotencyKeys } from './idempotency.js';
 import { isUniqueViolation } from './postgres-errors.js';
+import { ORDER_LINES, ORDERS, PRODUCTS, USERS } from './tables.js';
 
 /*
- * Loads and saves are plain SQL (`$queryRaw`), never Prisma model queries:
- * Prisma 6.19 compiles each model query in its WASM query compiler, which
- * costs about twice the CPU of the same statement sent raw (findUnique
- * 1.4 ms against 0.6 ms; bench/micro/prisma-overhead.ts).
+ * Loads and saves are plain SQL through the SqlClient port, never Prisma
+ * model queries (see the README's "How Prisma is used"); rows are selected,
+ * inserted and mapped through the table definitions in ./tables.ts.
  */
+
+type Row = Record<string, unknown>;
 
 /**
  * Each save is ONE SQL statement: CTEs that make a guarded write of the
@@ -76,18 +79,19 @@ class UserStore implements AggregateStore<User, UserEvent> {
   constructor(private readonly db: SqlClient) {}
 
   async load(id: string): Promise<Loaded<User> | null> {
-    const [row] = await this.db.$queryRaw<Array<User & { version: number }>>`
-      SELECT id::text, name, email, version FROM users WHERE id = ${id}::uuid`;
-    return row ? { state: { id: row.id, name: row.name, email: row.email }, version: row.version } : null;
+    const [row] = await this.db.$queryRaw<Row[]>`SELECT ${USERS.selectList()} FROM users WHERE id = ${id}::uuid`;
+    if (!row) return null;
+    const user = USERS.fromRow(row);
+    return { state: { id: user.id, name: user.name, email: user.email }, version: user.version };
   }
 
   async save(request: SaveRequest<User, UserEvent>): Promise<Appended> {
     const { id, name, email } = request.state;
     const version = request.expectedVersion + request.events.length;
+    const row = { id, name, email, emailKey: email.toLowerCase(), version, createdAt: request.now, updatedAt: request.now };
     const write =
       request.expectedVersion === 0
-        ? Prisma.sql`INSERT INTO users (id, name, email, email_key, version, created_at, updated_at)
-            VALUES (${id}::uuid, ${name}, ${email}, ${email.toLowerCase()}, ${version}, ${request.now}, ${request.now})
+        ? Prisma.sql`INSERT INTO users (${USERS.columnList()}) VALUES ${USERS.values(row)}
             ON CONFLICT (id) DO NOTHING RETURNING id`
         : Prisma.sql`UPDATE users SET name = ${name}, email = ${email}, email_key = ${email.toLowerCase()},
             version = ${version}, updated_at = ${request.now}
@@ -108,18 +112,19 @@ class ProductStore implements AggregateStore<Product, ProductEvent> {
   constructor(private readonly db: SqlClient) {}
 
   async load(id: string): Promise<Loaded<Product> | null> {
-    const [row] = await this.db.$queryRaw<ProductRow[]>`
-      SELECT id::text, name, price::text, version FROM products WHERE id = ${id}::uuid`;
-    return row ? { state: toProduct(row), version: row.version } : null;
+    const [row] = await this.db.$queryRaw<Row[]>`SELECT ${PRODUCTS.selectList()} FROM products WHERE id = ${id}::uuid`;
+    if (!row) return null;
+    const product = PRODUCTS.fromRow(row);
+    return { state: toProduct(product), version: product.version };
   }
 
   save(request: SaveRequest<Product, ProductEvent>): Promise<Appended> {
     const { id, name, price } = request.state;
     const version = request.expectedVersion + request.events.length;
+    const row = { id, name, price: formatMoney(price), version, createdAt: request.now, updatedAt: request.now };
     const write =
       request.expectedVersion === 0
-        ? Prisma.sql`INSERT INTO products (id, name, price, version, created_at, updated_at)
-            VALUES (${id}::uuid, ${name}, ${formatMoney(price)}::numeric, ${version}, ${request.now}, ${request.now})
+        ? Prisma.sql`INSERT INTO products (${PRODUCTS.columnList()}) VALUES ${PRODUCTS.values(row)}
             ON CONFLICT (id) DO NOTHING RETURNING id`
         : Prisma.sql`UPDATE products SET name = ${name}, price = ${formatMoney(price)}::numeric,
             version = ${version}, updated_at = ${request.now}
@@ -128,26 +133,8 @@ class ProductStore implements AggregateStore<Product, ProductEvent> {
   }
 }
 
-interface ProductRow {
-  id: string;
-  name: string;
-  /** numeric(14, 2) as text: always two decimals. */
-  price: string;
-  version: number;
-}
-
-function toProduct(row: ProductRow): Product {
+function toProduct(row: { id: string; name: string; price: string }): Product {
   return { id: row.id, name: row.name, price: centsFromDecimal(row.price) };
-}
-
-interface OrderRow {
-  id: string;
-  user_id: string;
-  status: OrderStatus;
-  cancellation_reason: string | null;
-  total: string;
-  version: number;
-  lines: Array<{ productId: string; productName: string; unitPrice: string; quantity: number }>;
 }
 
 class OrderStore implements AggregateStore<Order, OrderEvent> {
@@ -156,22 +143,25 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
 
   /** One round trip: the order with its lines aggregated as JSON. */
   async load(id: string): Promise<Loaded<Order> | null> {
-    const [row] = await this.db.$queryRaw<OrderRow[]>`
-      SELECT o.id::text, o.user_id::text, o.status::text, o.cancellation_reason, o.total::text, o.version,
-        COALESCE((SELECT json_agg(json_build_object('productId', l.product_id, 'productName', l.product_name,
-                   'unitPrice', l.unit_price::text, 'quantity', l.quantity) ORDER BY l.line_no)
-                  FROM order_lines l WHERE l.order_id = o.id), '[]'::json) AS lines
+    const [row] = await this.db.$queryRaw<Array<Row & { lines: Row[] }>>`
+      SELECT ${ORDERS.selectList('o')},
+        COALESCE((SELECT jsonb_agg(${ORDER_LINES.recordJson('l')} ORDER BY l.line_no)
+                  FROM order_lines l WHERE l.order_id = o.id), '[]'::jsonb) AS lines
       FROM orders o WHERE o.id = ${id}::uuid`;
     if (!row) return null;
+    const order = ORDERS.fromRow(row);
     return {
-      version: row.version,
+      version: order.version,
       state: {
-        id: row.id,
-        userId: row.user_id,
-        status: row.status,
-        cancellationReason: row.cancellation_reason,
-        total: centsFromDecimal(row.total),
-        lines: row.lines.map((l) => ({ ...l, unitPrice: centsFromDecimal(l.unitPrice) })),
+        id: order.id,
+        userId: order.userId,
+        status: order.status,
+        cancellationReason: order.cancellationReason,
+        total: centsFromDecimal(order.total),
+        lines: row.lines.map((record) => {
+          const l = ORDER_LINES.fromRecord(record);
+          return { productId: l.productId, productName: l.productName, unitPrice: centsFromDecimal(l.unitPrice), quantity: l.quantity };
+        }),
       },
     };
   }
@@ -185,25 +175,29 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
           WHERE id = ${order.id}::uuid AND version = ${request.expectedVersion} RETURNING id`;
       return saveWithEvents(this.db, this.aggregateType, request, Prisma.sql`w AS (${write})`);
     }
-    const lines = order.lines.map((l, index) => ({
-      line_no: index + 1,
-      product_id: l.productId,
-      product_name: l.productName,
-      unit_price: formatMoney(l.unitPrice),
-      quantity: l.quantity,
-    }));
+    const lines = order.lines.map((l, index) =>
+      ORDER_LINES.toRecord({
+        orderId: order.id,
+        lineNo: index + 1,
+        productId: l.productId,
+        productName: l.productName,
+        unitPrice: formatMoney(l.unitPrice),
+        quantity: l.quantity,
+      }),
+    );
+    const row = {
+      id: order.id, userId: order.userId, status: order.status, cancellationReason: null,
+      total: formatMoney(order.total), version, createdAt: request.now, updatedAt: request.now,
+    };
     // The lines ride along as another CTE; they are inserted only if the order was.
     const writes = Prisma.sql`
       o AS (
-        INSERT INTO orders (id, user_id, status, cancellation_reason, total, version, created_at, updated_at)
-        VALUES (${order.id}::uuid, ${order.userId}::uuid, ${order.status}::"OrderStatus", NULL,
-                ${formatMoney(order.total)}::numeric, ${version}, ${request.now}, ${request.now})
+        INSERT INTO orders (${ORDERS.columnList()}) VALUES ${ORDERS.values(row)}
         ON CONFLICT (id) DO NOTHING RETURNING id
       ), l AS (
-        INSERT INTO order_lines (order_id, line_no, product_id, product_name, unit_price, quantity)
-        SELECT o.id, x.line_no, x.product_id, x.product_name, x.unit_price, x.quantity
-        FROM o CROSS JOIN jsonb_to_recordset(${JSON.stringify(lines)}::jsonb)
-          AS x(line_no int, product_id uuid, product_name text, unit_price numeric, quantity int)
+        INSERT INTO order_lines (${ORDER_LINES.columnList()})
+        SELECT ${ORDER_LINES.columnList('x')}
+        FROM o CROSS JOIN jsonb_to_recordset(${JSON.stringify(lines)}::jsonb) AS x(${ORDER_LINES.recordType()})
       ), w AS (SELECT id FROM o)`;
     return saveWithEvents(this.db, this.aggregateType, request, writes);
   }
@@ -213,22 +207,21 @@ class OrderStore implements AggregateStore<Order, OrderEvent> {
 function orderReferences(db: SqlClient): OrderReferences {
   return {
     async load(userId, productIds) {
-      const [row] = await db.$queryRaw<Array<{ customer: (User & { version: number }) | null; products: ProductRow[] }>>`
+      const [row] = await db.$queryRaw<Array<{ customer: Row | null; products: Row[] }>>`
         SELECT
-          (SELECT json_build_object('id', u.id::text, 'name', u.name, 'email', u.email, 'version', u.version)
-           FROM users u WHERE u.id = ${userId}::uuid) AS customer,
-          (SELECT coalesce(json_agg(json_build_object('id', p.id::text, 'name', p.name, 'price', p.price::text, 'version', p.version)), '[]'::json)
-           FROM products p WHERE p.id = ANY(string_to_array(${productIds.join(',')}, ',')::uuid[])) AS products`;
-      const customer = row?.customer ?? null;
+          (SELECT ${USERS.recordJson('u')} FROM users u WHERE u.id = ${userId}::uuid) AS customer,
+          (SELECT coalesce(jsonb_agg(${PRODUCTS.recordJson('p')}), '[]'::jsonb)
+           FROM products p WHERE p.id = ANY(${idArray(productIds)})) AS products`;
+      const customer = row?.customer ? USERS.fromRecord(row.customer) : null;
       return {
         customer: customer ? { state: { id: customer.id, name: customer.name, email: customer.email }, version: customer.version } : null,
-        products: (row?.products ?? []).map(toProduct),
+        products: (row?.products ?? []).map((p) => toProduct(PRODUCTS.fromRecord(p))),
       };
     },
   };
 }
 
-/** The write model on a SqlClient: a PrismaClient, or `pg` on the same database (src/infrastructure/db/sql-client.ts). */
+/** The write model on the SqlClient port (src/infrastructure/db/sql-client.ts). */
 export function sqlWriteModel(db: SqlClient): WriteModel {
   return {
     users: new UserStore(db),

@@ -1,8 +1,8 @@
 import { VersionConflictError } from '../domain/errors.js';
 import type { AnyDomainEvent } from '../domain/events.js';
+import { DatabaseUnavailableError } from '../sql/client.js';
 import {
   ConcurrencyError,
-  StoreUnavailableError,
   type AggregateStore,
   type Appended,
   type EventMetadata,
@@ -19,18 +19,27 @@ export interface FaultRetryPolicy {
 /** About 0.35 s in all: a database that is down fails a command fast. */
 export const DEFAULT_FAULT_RETRIES: FaultRetryPolicy = { retries: 3, baseDelayMs: 50 };
 
+/** Loads change nothing: any fault of the moment may be retried. */
+const anyFault = () => true;
+/** A save may be retried only when nothing was done; one whose outcome is unknown is the caller's to retry (with its key). */
+const nothingDone = (error: DatabaseUnavailableError) => error.fault === 'retryable';
+
 /**
- * Runs `step`, retrying it with exponential backoff while the store reports
- * a transient fault after which nothing was done. Gives up with the fault
- * (SERVICE_UNAVAILABLE) after `policy.retries`, or at once when the fault
- * leaves the outcome unknown (`safeToRetry` false).
+ * Runs `step`, retrying it with exponential backoff while the database
+ * reports a fault of the moment that `retryable` accepts. Gives up with the
+ * fault (SERVICE_UNAVAILABLE) after `policy.retries`, or at once for a fault
+ * it does not accept.
  */
-async function retryingFaults<T>(step: () => Promise<T>, policy: FaultRetryPolicy): Promise<T> {
+async function retryingFaults<T>(
+  step: () => Promise<T>,
+  retryable: (error: DatabaseUnavailableError) => boolean,
+  policy: FaultRetryPolicy,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await step();
     } catch (error) {
-      if (!(error instanceof StoreUnavailableError) || !error.safeToRetry || attempt >= policy.retries) throw error;
+      if (!(error instanceof DatabaseUnavailableError) || !retryable(error) || attempt >= policy.retries) throw error;
       const delay = policy.baseDelayMs * 2 ** attempt * (0.5 + Math.random());
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
@@ -78,7 +87,7 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
   const maxRetries = options.maxRetries ?? 5;
   const faults = options.faultRetries ?? DEFAULT_FAULT_RETRIES;
   for (let attempt = 0; ; attempt++) {
-    const found = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), faults);
+    const found = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), anyFault, faults);
     const loaded = found && (options.visible?.(found.state) ?? true) ? found : null;
     const version = loaded?.version ?? 0;
     const expected = options.expectedVersion;
@@ -100,7 +109,7 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
       };
       // A save that failed without effect is simply sent again: if someone
       // else committed meanwhile, it loses the race below like any other.
-      return await retryingFaults(() => store.save(request), faults);
+      return await retryingFaults(() => store.save(request), nothingDone, faults);
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
       if (expected != null || attempt >= maxRetries) {

@@ -1,5 +1,5 @@
 import { canSeeOwnedBy, requireAdmin, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../domain/access.js';
-import { NotFoundError } from '../domain/errors.js';
+import { DomainError, NotFoundError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import type { Cents } from '../domain/money.js';
 import {
@@ -14,8 +14,9 @@ import { decideProduct, evolveProduct, type ProductCommand } from '../domain/pro
 import { decideUser, evolveUser, type UserCommand } from '../domain/users.js';
 import { handleCommand } from './command-handler.js';
 import { IdempotencyKeyReusedError, idempotencyRecord, rememberedResult } from './idempotency.js';
-import type { AggregateStore, Appended, EventMetadata, IdempotencyRecord, WriteModel } from './ports.js';
+import type { AggregateStore, Appended, CommandObserver, EventMetadata, IdempotencyRecord, WriteModel } from './ports.js';
 import type { AnyDomainEvent } from '../domain/events.js';
+import { DatabaseUnavailableError } from '../sql/client.js';
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
@@ -36,8 +37,17 @@ export interface CommandContext {
 }
 
 export interface CommandServiceOptions {
-  /** How long an idempotency key is remembered (default 24 h). */
+  /** The time commands are decided at (default: the system clock). */
+  readonly clock?: () => Date;
+  /**
+   * Called after every committed command, e.g. to wake projectors at once
+   * (default: nothing). Must not throw; the command is committed either way.
+   */
+  readonly onCommitted?: (result: CommandResult) => void;
+  /** How long an idempotency key is remembered (default DEFAULT_IDEMPOTENCY_TTL_MS, 24 h). */
   readonly idempotencyTtlMs?: number;
+  /** Told of every command's outcome and of the events it appended (default: nobody). */
+  readonly observer?: CommandObserver;
 }
 
 export interface CommandResult extends Appended {
@@ -49,6 +59,13 @@ function fold<S, E>(evolve: (s: S | null, e: E) => S, state: S | null, events: r
   const next = events.reduce<S | null>(evolve, state);
   if (next === null) throw new Error('A decision produced no state');
   return next;
+}
+
+/** The code a caller sees for a command's failure (metrics label it so). */
+function outcomeOf(error: unknown): string {
+  if (error instanceof DomainError) return error.code;
+  if (error instanceof DatabaseUnavailableError) return 'SERVICE_UNAVAILABLE';
+  return 'INTERNAL_SERVER_ERROR';
 }
 
 /** Malformed ids cannot exist: they are NOT_FOUND, never an internal error. */
@@ -67,13 +84,43 @@ function existingId(entity: string, id: string): string {
  * the catalog and the order workflow (confirm/ship/deliver) are staff-only.
  */
 export class CommandService {
+  private readonly clock: () => Date;
+  private readonly onCommitted: (result: CommandResult) => void;
+  private readonly idempotencyTtlMs: number;
+  private readonly observer: CommandObserver | undefined;
+
   constructor(
     private readonly model: WriteModel,
-    private readonly clock: () => Date = () => new Date(),
-    /** Called after every committed command, e.g. to wake projectors at once. */
-    private readonly onCommitted: (result: CommandResult) => void = () => undefined,
-    private readonly options: CommandServiceOptions = {},
-  ) {}
+    options: CommandServiceOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.onCommitted = options.onCommitted ?? (() => undefined);
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS;
+    this.observer = options.observer;
+  }
+
+  /**
+   * Every command's entry: runs it (under its idempotency key, if any) and
+   * reports its outcome and duration — refusals included, which happen
+   * before anything is written.
+   */
+  private async keyed(
+    command: string,
+    input: { idempotencyKey?: string | null },
+    ctx: CommandContext,
+    execute: (ctx: CommandContext) => Promise<CommandResult>,
+  ): Promise<CommandResult> {
+    const started = performance.now();
+    let outcome = 'ok';
+    try {
+      return await this.idempotent(command, input, ctx, execute);
+    } catch (error) {
+      outcome = outcomeOf(error);
+      throw error;
+    } finally {
+      this.observer?.commandHandled(command, outcome, (performance.now() - started) / 1000);
+    }
+  }
 
   /**
    * Runs a command under its idempotency key, if it has one: a known key
@@ -83,14 +130,14 @@ export class CommandService {
    * same key may have committed meanwhile (concurrently, or just before a
    * crash): its result is then the answer.
    */
-  private async keyed(
+  private async idempotent(
     command: string,
     input: { idempotencyKey?: string | null },
     ctx: CommandContext,
     execute: (ctx: CommandContext) => Promise<CommandResult>,
   ): Promise<CommandResult> {
     const now = this.clock();
-    const record = idempotencyRecord(command, input, ctx.actor, now, this.options.idempotencyTtlMs ?? DEFAULT_IDEMPOTENCY_TTL_MS);
+    const record = idempotencyRecord(command, input, ctx.actor, now, this.idempotencyTtlMs);
     if (!record) return execute(ctx);
     const known = await rememberedResult(this.model.idempotency, record, now);
     if (known) return known;
@@ -120,11 +167,14 @@ export class CommandService {
     visible?: (state: S) => boolean,
   ): Promise<CommandResult> {
     const isNew = CREATES.has((command as { type: string }).type);
+    // What the last decision (the one that was saved) appended.
+    let decided = 0;
     return handleCommand(
       store,
       id,
       (state: S | null) => {
         const events = aggregate.decide(command, state);
+        decided = events.length;
         return { events, state: fold(aggregate.evolve, state, events) };
       },
       {
@@ -137,6 +187,7 @@ export class CommandService {
       },
     ).then((appended) => {
       const result = { id, ...appended };
+      this.observer?.eventsAppended(store.aggregateType, decided);
       this.onCommitted(result);
       return result;
     });

@@ -1,4 +1,3 @@
-import { DomainError } from '../domain/errors.js';
 import type { AggregateType, AnyDomainEvent } from '../domain/events.js';
 import type { Order, OrderEvent } from '../domain/orders.js';
 import type { Product, ProductEvent } from '../domain/products.js';
@@ -74,28 +73,11 @@ export class ConcurrencyError extends Error {
 }
 
 /**
- * The store could not be reached or gave up for a reason of the moment
- * (connection lost, database down, serialization failure). Never a partial
- * write: every save is one atomic statement. `safeToRetry` is false when the
- * connection broke while the save may have been running — it may have
- * committed, so only the caller (with an idempotency key) can retry safely.
- */
-export class StoreUnavailableError extends DomainError {
-  readonly code = 'SERVICE_UNAVAILABLE';
-  constructor(
-    readonly safeToRetry: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super('The database is unavailable right now; retry shortly', options);
-    this.details.retryable = true;
-  }
-}
-
-/**
  * A state-stored aggregate with an event log: `save` writes the new state and
  * appends the events in one transaction, or writes nothing.
  */
 export interface AggregateStore<S, E extends AnyDomainEvent> {
+  // Both may throw DatabaseUnavailableError (src/sql/client.ts) for a fault of the moment.
   readonly aggregateType: AggregateType;
   load(id: string): Promise<Loaded<S> | null>;
   save(request: SaveRequest<S, E>): Promise<Appended>;
@@ -118,4 +100,15 @@ export interface WriteModel {
   readonly orderReferences: OrderReferences;
   readonly orders: AggregateStore<Order, OrderEvent>;
   readonly idempotency: IdempotencyStore;
+}
+
+/**
+ * What the command service reports about every command it handles, for
+ * metrics. Called after the outcome is known; must not throw.
+ */
+export interface CommandObserver {
+  /** `outcome` is `ok`, or the error code the caller sees. */
+  commandHandled(command: string, outcome: string, seconds: number): void;
+  /** A committed save appended `count` events of `aggregateType`. */
+  eventsAppended(aggregateType: AggregateType, count: number): void;
 }

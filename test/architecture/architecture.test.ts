@@ -152,6 +152,26 @@ describe('architecture (dependency-cruiser, .dependency-cruiser.cjs)', () => {
         'export const x = a;',
       ].join('\n'),
 
+      // clean: the command side may use the SQL port's fault type
+      'src/sql/client.ts': 'export class DatabaseUnavailableError extends Error {}',
+      'src/write/retry.ts': "import { DatabaseUnavailableError } from '../sql/client.js';\nexport const e = DatabaseUnavailableError;",
+      // the SQL port depending on the read side
+      'src/sql/table.ts': "import type { Db } from '../projections/read-model.js';\nexport type T = Db;",
+      // clean: a read model's graphql.ts may use the GraphQL library and the API layer's helpers
+      'src/read-models/users/tables.ts': 'export type UserRow = { id: string };',
+      'src/read-models/users/graphql.ts': [
+        "import { GraphQLError } from 'graphql';",
+        "import type { UserRow } from './tables.js';",
+        'export const e = GraphQLError;',
+        'export type R = UserRow;',
+      ].join('\n'),
+      // …but no other file of a read model
+      'src/read-models/users/view.ts': "import { GraphQLError } from 'graphql';\nexport const e = GraphQLError;",
+      // one read model reading another's tables
+      'src/read-models/orders/projection.ts': "import type { UserRow } from '../users/tables.js';\nexport type R = UserRow;",
+      // the projection runtime knowing a particular read model
+      'src/projections/daemon.ts': "import type { UserRow } from '../read-models/users/tables.js';\nexport type R = UserRow;",
+
       'src/app.ts': 'export const app = 1;',
       // composition root: a devDependency at runtime (type-only is fine), an undeclared package, a missing file
       'src/server/dev.ts': [
@@ -186,6 +206,10 @@ describe('architecture (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       ['not-to-dev-dep', 'src/server/dev.ts', /(^|\/)node_modules\/vitest\//],
       ['no-non-package-json', 'src/server/dev.ts', /(^|\/)node_modules\/picomatch\//],
       ['not-to-unresolvable', 'src/server/dev.ts', /^\.\/missing\.js$/],
+      ['adapters-not-to-upper-layers', 'src/sql/table.ts', /^src\/projections\/read-model\.ts$/],
+      ['projections-not-to-api', 'src/read-models/users/view.ts', /(^|\/)node_modules\/graphql\//],
+      ['read-models-independent', 'src/read-models/orders/projection.ts', /^src\/read-models\/users\/tables\.ts$/],
+      ['runtime-not-to-read-models', 'src/projections/daemon.ts', /^src\/read-models\/users\/tables\.ts$/],
     ];
 
     let dir: string;

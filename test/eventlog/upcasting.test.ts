@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EVENT_SCHEMA_VERSIONS } from '../../src/domain/events.js';
 import { upcast } from '../../src/eventlog/upcasters.js';
 import { resetProjection } from '../../src/projections/rebuild.js';
-import { ordersProjection } from '../../src/projections/orders/projection.js';
+import { ordersProjection } from '../../src/read-models/orders/projection.js';
 import { customer } from '../support/auth.js';
 import { addProduct, cancel, placeOrder, registerUser } from '../support/operations.js';
 import { startTestServer, type TestServer } from '../support/server.js';

@@ -7,12 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import type { UserEvent } from '../../src/domain/users.js';
 import { handleCommand } from '../../src/write/command-handler.js';
-import { StoreUnavailableError, type AggregateStore, type Appended, type SaveRequest } from '../../src/write/ports.js';
+import { DatabaseUnavailableError } from '../../src/sql/client.js';
+import type { AggregateStore, Appended, SaveRequest } from '../../src/write/ports.js';
 
 type Event = UserEvent;
 
 /** A store whose next `failures` loads or saves throw the given fault. */
-function flakyStore(plan: { loads?: StoreUnavailableError[]; saves?: StoreUnavailableError[] }) {
+function flakyStore(plan: { loads?: DatabaseUnavailableError[]; saves?: DatabaseUnavailableError[] }) {
   const calls = { load: 0, save: 0 };
   const saved: Array<SaveRequest<number, Event>> = [];
   const store: AggregateStore<number, Event> = {
@@ -39,8 +40,8 @@ const decide = (state: number | null) => ({
   state: (state ?? 0) + 1,
 });
 const options = { metadata: { correlationId: 'test' }, now: () => new Date(0), faultRetries: { retries: 3, baseDelayMs: 1 } };
-const nothingDone = () => new StoreUnavailableError(true);
-const unknownOutcome = () => new StoreUnavailableError(false);
+const nothingDone = () => new DatabaseUnavailableError('retryable', { cause: new Error('connection refused') });
+const unknownOutcome = () => new DatabaseUnavailableError('ambiguous', { cause: new Error('connection terminated') });
 
 describe('transient store faults', () => {
   it('a save that failed without effect is sent again, and the command succeeds once', async () => {
@@ -59,7 +60,7 @@ describe('transient store faults', () => {
   it('gives up after the configured retries with SERVICE_UNAVAILABLE, having written nothing', async () => {
     const { store, calls, saved } = flakyStore({ saves: Array.from({ length: 10 }, nothingDone) });
     const error = await handleCommand(store, 'a', decide, options).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(StoreUnavailableError);
+    expect(error).toBeInstanceOf(DatabaseUnavailableError);
     expect(error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', details: { retryable: true } });
     expect(calls.save).toBe(4);
     expect(saved).toHaveLength(0);

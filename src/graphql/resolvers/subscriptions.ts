@@ -3,14 +3,14 @@ import { ValidationError } from '../../domain/errors.js';
 import { isId } from '../../domain/ids.js';
 import { parseCursor, type Cursor } from '../../eventlog/cursor.js';
 import type { SubscriptionResolvers } from '../../generated/graphql.js';
-import type { OrderView } from '../../projections/orders/view.js';
-import type { UserView } from '../../projections/users/view.js';
+import type { OrderView } from '../../read-models/orders/view.js';
+import type { UserView } from '../../read-models/users/view.js';
 
 /**
  * Checks a subscription's arguments before it starts, so that bad ones are
  * answered with a protocol `error` message (see the WebSocket adapter).
  */
-export function checkSubscriptionArgs(field: string, args: Record<string, unknown>): void {
+export function checkSubscriptionArgs(args: Record<string, unknown>): void {
   for (const name of ['orderId', 'userId'] as const) {
     const value = args[name];
     if (typeof value === 'string' && !isId(value)) throw new ValidationError(name, `expected an id, got "${value}"`);
@@ -20,7 +20,6 @@ export function checkSubscriptionArgs(field: string, args: Record<string, unknow
     throw new ValidationError('filter.userId', `expected an id, got "${filter.userId}"`);
   }
   if (typeof args.since === 'string') sinceCursor(args.since);
-  void field;
 }
 
 /**
@@ -54,7 +53,7 @@ function sinceCursor(since: string): Cursor {
 export const Subscription: SubscriptionResolvers = {
   orderStatusChanged: {
     subscribe: (_, { orderId }, { subscriptions, actor }) => {
-      checkSubscriptionArgs('orderStatusChanged', { orderId });
+      checkSubscriptionArgs({ orderId });
       const viewer = requireAuthenticated(actor);
       return subscriptions.orderStatus(orderId, viewer.role === 'customer' ? viewer.userId : undefined);
     },
@@ -63,7 +62,7 @@ export const Subscription: SubscriptionResolvers = {
   ordersChanged: {
     subscribe: (_, { filter, since }, { subscriptions, actor }) => {
       const userId = orderOwnerScope(actor, filter?.userId);
-      checkSubscriptionArgs('ordersChanged', { filter, since });
+      checkSubscriptionArgs({ filter, since });
       return subscriptions.ordersChanged(
         { userId, status: filter?.status },
         since == null ? undefined : sinceCursor(since),
@@ -74,7 +73,7 @@ export const Subscription: SubscriptionResolvers = {
   userProfileChanged: {
     subscribe: (_, { userId }, { subscriptions, actor }) => {
       requireSelfOrAdmin(actor, userId);
-      checkSubscriptionArgs('userProfileChanged', { userId });
+      checkSubscriptionArgs({ userId });
       return subscriptions.userProfile(userId);
     },
     resolve: (view: UserView) => view,

@@ -1,16 +1,7 @@
-import { formatCursor, parseCursor } from '../../eventlog/cursor.js';
-import type {
-  OrderItemResolvers,
-  OrderPayloadResolvers,
-  OrderResolvers,
-  ProductPayloadResolvers,
-  UserPayloadResolvers,
-  UserResolvers,
-} from '../../generated/graphql.js';
-import { statusDisplay } from '../../projections/orders/view.js';
+import { parseCursor } from '../../eventlog/cursor.js';
+import type { OrderPayloadResolvers, ProductPayloadResolvers, UserPayloadResolvers } from '../../generated/graphql.js';
 import type { GraphQLContext } from '../context.js';
 import type { PayloadModel } from '../mappers.js';
-import { checkPage } from './queries.js';
 
 /**
  * Read-your-writes: a payload's entity is read from the read model once the
@@ -43,28 +34,3 @@ export const OrderPayload: OrderPayloadResolvers = {
     return ctx.loaders.order.load(p.id);
   },
 };
-
-export const Order: OrderResolvers = {
-  user: (order, _, { loaders }) => loaders.user.load(order.userId),
-  items: (order) => [...order.items],
-  statusDisplay: (order) => statusDisplay(order),
-  cancelledBy: (order) => (order.cancelledBy === null ? null : order.cancelledBy === 'customer' ? 'CUSTOMER' : 'STAFF'),
-  position: (order) => formatCursor({ tx: order.lastTx, pos: order.lastPos }),
-};
-
-export const OrderItem: OrderItemResolvers = {
-  product: (item, _, { loaders }) => loaders.product.load(item.productId),
-};
-
-export const User: UserResolvers = {
-  position: (user) => formatCursor({ tx: user.lastTx, pos: user.lastPos }),
-  orders(user, { page, pageSize }, { loaders }) {
-    checkPage(page, pageSize);
-    return loaders.userOrders(page, pageSize).load(user.id);
-  },
-};
-
-const pageOf = <K extends string>(field: K) => ({ [field]: (p: { items: readonly unknown[] }) => p.items, totalPages: (p: { total: number; pageSize: number }) => Math.ceil(p.total / p.pageSize) });
-export const OrderPage = pageOf('orders');
-export const UserPage = pageOf('users');
-export const ProductPage = pageOf('products');

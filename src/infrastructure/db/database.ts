@@ -9,11 +9,12 @@ import type {
   Transaction,
 } from '@prisma/driver-adapter-utils';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import type { SqlDatabase } from '../../eventlog/sql-client.js';
+import type { SqlDatabase } from '../../sql/client.js';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { CatalogTypesPool } from './catalog-types-pool.js';
 import { DEFAULT_PGLITE_DIR, openPGlite, withCatalogTypesAsText } from './pglite.js';
-import { pgSqlDatabase } from './sql-client.js';
+import { DEFAULTS } from '../../config.js';
+import { pgSqlDatabase, prismaSqlDatabase } from './sql-client.js';
 
 export interface OpenDatabaseOptions {
   /** PostgreSQL server mode when set. */
@@ -32,8 +33,10 @@ export interface OpenDatabaseOptions {
    * that the adapters send on their own. Tests count statements with it.
    */
   readonly onQuery?: (sql: string) => void;
-  /** PostgreSQL connection pool size (default 10). */
+  /** PostgreSQL connection pool size (default DEFAULTS.DB_POOL_SIZE). */
   readonly poolSize?: number;
+  /** How long the pool waits for a connection, in ms (default DEFAULTS.DB_CONNECT_TIMEOUT_MS). */
+  readonly connectTimeoutMs?: number;
   /** Reports errors of idle pool connections (they would crash the process otherwise). */
   readonly onPoolError?: (error: Error) => void;
 }
@@ -53,14 +56,12 @@ export type Database =
   | {
       readonly kind: 'pglite';
       readonly prisma: PrismaClient;
-      /** The hot paths' SQL port: Prisma itself on the embedded database. */
+      /** The hot paths' SQL port: through Prisma's raw queries on the embedded database. */
       readonly sql: SqlDatabase;
       readonly pglite: PGlite;
       /** Disconnects Prisma and closes PGlite (flushing it to disk). Idempotent. */
       close(): Promise<void>;
     };
-
-const DEFAULT_POOL_SIZE = 10;
 
 /** Reports every `queryRaw` / `executeRaw` of `target` to `onQuery`. */
 function observeQueries<T extends SqlQueryable>(target: T, onQuery: (sql: string) => void): T {
@@ -165,9 +166,9 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   if (options.databaseUrl) {
     const pool = new CatalogTypesPool({
       connectionString: options.databaseUrl,
-      max: options.poolSize ?? DEFAULT_POOL_SIZE,
+      max: options.poolSize ?? DEFAULTS.DB_POOL_SIZE,
       // A server that cannot be reached fails requests within seconds, not minutes.
-      connectionTimeoutMillis: 5000,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULTS.DB_CONNECT_TIMEOUT_MS,
     });
     // Without a listener, an idle connection dropped by the server would
     // crash the process; the pool discards the broken connection either way.
@@ -194,7 +195,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return {
     kind: 'pglite',
     prisma,
-    sql: prisma,
+    sql: prismaSqlDatabase(prisma),
     pglite,
     close: once(async () => {
       await prisma.$disconnect();

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
 
 /** The project root (where prisma.config.ts lives). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -54,4 +55,35 @@ export function migrateDeploy(target: { databaseUrl?: string; pgliteDir?: string
       code === 0 ? resolve() : reject(new Error(`prisma migrate deploy failed (exit ${code}):\n${output}`)),
     );
   });
+}
+
+export class MigrationsPendingError extends Error {
+  constructor(pending: readonly string[]) {
+    super(
+      `The database is missing ${pending.length} migration(s): ${pending.join(', ')}. ` +
+        'Run `npm run db:migrate` against it (with the same DATABASE_URL), or start with MIGRATE_ON_START=true.',
+    );
+  }
+}
+
+/**
+ * Opens the database, bringing it up to date first when `migrate` (else
+ * refusing with MigrationsPendingError, saying what to run). PGlite is
+ * single-process: it is released while the migration CLI runs.
+ */
+export async function openMigrated(
+  options: OpenDatabaseOptions & { readonly migrate: boolean; readonly onMigrate?: (pending: readonly string[]) => void },
+): Promise<Database> {
+  let db = await openDatabase(options);
+  const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
+  if (pending.length === 0) return db;
+  if (!options.migrate) {
+    await db.close();
+    throw new MigrationsPendingError(pending);
+  }
+  options.onMigrate?.(pending);
+  if (db.kind === 'pglite') await db.close();
+  await migrateDeploy(options.databaseUrl ? { databaseUrl: options.databaseUrl } : { pgliteDir: options.pgliteDir });
+  if (db.kind === 'pglite') db = await openDatabase(options);
+  return db;
 }

@@ -1,12 +1,28 @@
 import type pg from 'pg';
-import { Prisma } from '../../generated/prisma/client.js';
-import type { SqlClient, SqlDatabase } from '../../eventlog/sql-client.js';
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
+import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../../sql/client.js';
+import { classifyFault } from './faults.js';
 
 type Statement = TemplateStringsArray | Prisma.Sql;
 type Run = (text: string, values: readonly unknown[]) => Promise<pg.QueryResult>;
 
 function compile(query: Statement, values: readonly unknown[]): Prisma.Sql {
   return query instanceof Prisma.Sql ? query : Prisma.sql(query, ...values);
+}
+
+/** The port's fault contract: a fault of the moment becomes DatabaseUnavailableError; anything else passes. */
+function translated(error: unknown): unknown {
+  if (error instanceof DatabaseUnavailableError) return error;
+  const fault = classifyFault(error);
+  return fault ? new DatabaseUnavailableError(fault, { cause: error }) : error;
+}
+
+async function translating<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw translated(error);
+  }
 }
 
 function client(run: Run): SqlClient {
@@ -25,10 +41,8 @@ function client(run: Run): SqlClient {
 /**
  * The SqlDatabase port on the PostgreSQL pool itself: the same statements
  * Prisma's `$queryRaw` would send (a `Prisma.sql` fragment's `$n` text and
- * values), handed to `pg` directly. Prisma 6.19 runs every request, raw ones
- * included, through its client pipeline and WASM query compiler: 0.6 ms of
- * CPU per `$queryRaw` statement against 0.15 ms on `pg`
- * (bench/micro/prisma-overhead.ts), and interactive transactions cost more.
+ * values), handed to `pg` directly, without Prisma's per-request pipeline
+ * (see the README's "How Prisma is used").
  *
  * Results come back as `pg` parses them; the statements cast int8 and
  * numeric to text, so they match Prisma's. Every statement, BEGIN/COMMIT/
@@ -39,12 +53,12 @@ export function pgSqlDatabase(pool: pg.Pool, onQuery?: (sql: string) => void): S
     (target: pg.Pool | pg.PoolClient): Run =>
     (text, values) => {
       onQuery?.(text);
-      return target.query(text, values as unknown[]);
+      return translating(() => target.query(text, values as unknown[]));
     };
   return {
     ...client(on(pool)),
     async $transaction<R>(fn: (tx: SqlClient) => Promise<R>): Promise<R> {
-      const connection = await pool.connect();
+      const connection = await translating(() => pool.connect());
       const run = on(connection);
       let broken: Error | undefined;
       // A checked-out client has no listener of the pool's: a connection cut
@@ -66,5 +80,17 @@ export function pgSqlDatabase(pool: pg.Pool, onQuery?: (sql: string) => void): S
         connection.release(broken);
       }
     },
+  };
+}
+
+/** The SqlDatabase port through Prisma's raw queries: the embedded database's (PGlite has no `pg` pool). */
+export function prismaSqlDatabase(prisma: PrismaClient): SqlDatabase {
+  const on = (target: Pick<PrismaClient, '$queryRaw' | '$executeRaw'>): SqlClient => ({
+    $queryRaw: <T>(query: Statement, ...values: unknown[]) => translating(() => target.$queryRaw<T>(compile(query, values))),
+    $executeRaw: (query: Statement, ...values: unknown[]) => translating(() => target.$executeRaw(compile(query, values))),
+  });
+  return {
+    ...on(prisma),
+    $transaction: <R>(fn: (tx: SqlClient) => Promise<R>) => translating(() => prisma.$transaction((tx) => fn(on(tx)))),
   };
 }

@@ -1,10 +1,12 @@
 import type { OrderCancelled, OrderPlaced } from '../../domain/orders.js';
 import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
+import type { Projection, ReadModelTx } from '../../projections/projection.js';
+import { idArray } from '../../sql/fragments.js';
 import { unique } from '../batch.js';
-import type { Projection, ReadModelTx } from '../projection.js';
-import { changesStatement, idArray, upsertStatement, writeAll, type TableSpec } from '../sql.js';
+import { appendStatement, upsertStatement, writeAll } from '../sql.js';
 import { usersByIds } from './queries.js';
+import { USER_VIEW, USER_VIEW_CHANGE, USER_VIEW_ORDER } from './tables.js';
 import {
   USER_EVENTS,
   USER_ORDER_EVENTS,
@@ -14,42 +16,12 @@ import {
   type UserView,
 } from './view.js';
 
-const USER_VIEW: TableSpec = {
-  table: 'user_view',
-  key: 'id',
-  columns: {
-    id: 'uuid', name: 'text', email: 'text', version: 'int', order_count: 'int', total_spent: 'numeric',
-    last_tx: 'bigint', last_pos: 'bigint', created_at: 'timestamptz', updated_at: 'timestamptz',
-  },
-};
-
-const USER_VIEW_ORDER: TableSpec = {
-  table: 'user_view_order',
-  key: 'order_id',
-  columns: { order_id: 'uuid', user_id: 'uuid', total: 'numeric', cancelled: 'boolean', version: 'int' },
-};
-
-const USER_VIEW_CHANGE: TableSpec = {
-  table: 'user_view_change',
-  key: 'tx, pos, user_id',
-  columns: { tx: 'bigint', pos: 'bigint', user_id: 'uuid', view: 'jsonb' },
-};
-
-/** The view as a row of `user_view` (also the JSON kept in its change history). */
-export function toRow(v: UserView) {
-  return {
-    id: v.id, name: v.name, email: v.email, version: v.version, order_count: v.orderCount,
-    total_spent: v.totalSpent, last_tx: v.lastTx.toString(), last_pos: v.lastPos.toString(),
-    created_at: v.createdAt.toISOString(), updated_at: v.updatedAt.toISOString(),
-  };
-}
-
 type Relevant = StoredEvent<UserEvent> | StoredEvent<OrderPlaced | OrderCancelled>;
 
 /** Maintains `user_view` (profile, order count, total spent) from user and order events. */
 export const usersProjection: Projection = {
   name: 'users',
-  tables: ['user_view', 'user_view_order', 'user_view_change'],
+  tables: [USER_VIEW.name, USER_VIEW_ORDER.name, USER_VIEW_CHANGE.name],
   handles: (event) => USER_EVENTS.has(event.type) || USER_ORDER_EVENTS.has(event.type),
   async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
     const relevant = events.filter(
@@ -60,11 +32,13 @@ export const usersProjection: Projection = {
     const orderIds = unique(relevant.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId));
     const records = new Map<string, UserOrderRecord>(
       (orderIds.length
-        ? await tx.$queryRaw<UserOrderRecord[]>`
-            SELECT order_id::text AS "orderId", user_id::text AS "userId", total::text AS total, cancelled, version
-            FROM user_view_order WHERE order_id = ANY(${idArray(orderIds)})`
+        ? await tx.$queryRaw<Array<Record<string, unknown>>>`
+            SELECT ${USER_VIEW_ORDER.selectList()} FROM user_view_order WHERE order_id = ANY(${idArray(orderIds)})`
         : []
-      ).map((r) => [r.orderId, r]),
+      ).map((row) => {
+        const r = USER_VIEW_ORDER.fromRow(row);
+        return [r.orderId, r];
+      }),
     );
     const userIds = unique([
       ...relevant.map((e) => (e.type === 'OrderPlaced' ? e.data.userId : e.type === 'OrderCancelled' ? '' : e.aggregateId)),
@@ -101,12 +75,9 @@ export const usersProjection: Projection = {
 
     // One statement for the three tables (they touch different rows).
     await writeAll(tx, [
-      upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => {
-        const r = records.get(id)!;
-        return { order_id: r.orderId, user_id: r.userId, total: r.total, cancelled: r.cancelled, version: r.version };
-      })),
-      upsertStatement(USER_VIEW, [...changedUsers].map((id) => toRow(views.get(id)!))),
-      changesStatement(USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx.toString(), pos: v.lastPos.toString(), user_id: v.id, view: toRow(v) }))),
+      upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => records.get(id)!)),
+      upsertStatement(USER_VIEW, [...changedUsers].map((id) => views.get(id)!)),
+      appendStatement(USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v) }))),
     ]);
   },
 };

@@ -1,18 +1,9 @@
 import type { ProductEvent } from '../../domain/products.js';
 import { assertNever } from '../../domain/errors.js';
 import type { StoredEvent } from '../../eventlog/types.js';
+import type { ProductView } from './tables.js';
 
-/** The product read model. Money is a two-decimal string. */
-export interface ProductView {
-  readonly id: string;
-  readonly name: string;
-  readonly price: string;
-  readonly version: number;
-  readonly lastTx: bigint;
-  readonly lastPos: bigint;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
+export type { ProductView } from './tables.js';
 
 export const PRODUCT_EVENTS = new Set<string>(['ProductAdded', 'ProductUpdated']);
 

@@ -2,45 +2,9 @@ import { assertNever } from '../../domain/errors.js';
 import type { OrderEvent, OrderStatus } from '../../domain/orders.js';
 import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
+import type { Customer, OrderView } from './tables.js';
 
-export interface OrderViewItem {
-  readonly productId: string;
-  /** As of placement: what the customer bought. */
-  readonly productName: string;
-  readonly quantity: number;
-  /** Unit price as of placement. */
-  readonly price: string;
-  readonly subtotal: string;
-}
-
-/** The denormalized order read model. */
-export interface OrderView {
-  readonly id: string;
-  readonly userId: string;
-  /** The customer's current name and email: they follow profile updates. */
-  readonly userName: string;
-  readonly userEmail: string;
-  readonly items: readonly OrderViewItem[];
-  readonly itemCount: number;
-  readonly total: string;
-  readonly status: OrderStatus;
-  readonly cancellationReason: string | null;
-  /** Who cancelled it; null when not cancelled, or cancelled before this was recorded. */
-  readonly cancelledBy: 'customer' | 'staff' | null;
-  readonly version: number;
-  readonly lastTx: bigint;
-  readonly lastPos: bigint;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
-
-/** The orders projection's own copy of a customer's name, kept from user events. */
-export interface Customer {
-  readonly id: string;
-  readonly name: string;
-  readonly email: string;
-  readonly version: number;
-}
+export type { Customer, OrderView, OrderViewItem } from './tables.js';
 
 export const ORDER_EVENTS = new Set<string>([
   'OrderPlaced', 'OrderConfirmed', 'OrderShipped', 'OrderDelivered', 'OrderCancelled',

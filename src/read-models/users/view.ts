@@ -3,31 +3,9 @@ import { centsFromDecimal, formatMoney } from '../../domain/money.js';
 import type { OrderCancelled, OrderPlaced } from '../../domain/orders.js';
 import type { UserEvent } from '../../domain/users.js';
 import type { StoredEvent } from '../../eventlog/types.js';
+import type { UserOrderRecord, UserView } from './tables.js';
 
-/** The user read model. */
-export interface UserView {
-  readonly id: string;
-  readonly name: string;
-  readonly email: string;
-  readonly version: number;
-  /** Orders placed, in any status. */
-  readonly orderCount: number;
-  /** Sum of totals of orders not cancelled, as a two-decimal string. */
-  readonly totalSpent: string;
-  readonly lastTx: bigint;
-  readonly lastPos: bigint;
-  readonly createdAt: Date;
-  readonly updatedAt: Date;
-}
-
-/** What the users projection remembers of each order, to undo a cancelled total. */
-export interface UserOrderRecord {
-  readonly orderId: string;
-  readonly userId: string;
-  readonly total: string;
-  readonly cancelled: boolean;
-  readonly version: number;
-}
+export type { UserOrderRecord, UserView } from './tables.js';
 
 export const USER_EVENTS = new Set<string>(['UserRegistered', 'UserProfileUpdated']);
 export const USER_ORDER_EVENTS = new Set<string>(['OrderPlaced', 'OrderCancelled']);

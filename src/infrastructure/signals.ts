@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { formatCursor, parseCursor, type Cursor } from '../eventlog/cursor.js';
+import type { Notifications } from './db/notifications.js';
+
+/** The channels instances signal each other on. */
+export const CHANNELS = {
+  /** Events were committed (payload: the last one's cursor), or someone asks projectors to look (`wake`). */
+  events: 'cqrs_events',
+  /** A projection committed a batch (payload: its name and checkpoint). */
+  projections: 'cqrs_projections',
+} as const;
+
+/** What another instance (or an operator's command) signalled. Handlers must not throw. */
+export interface SignalHandlers {
+  /** Events up to `cursor` were committed; undefined: look anyway (an operator's request). */
+  readonly eventsCommitted: (cursor: Cursor | undefined) => void;
+  /** `projection` committed everything up to `cursor`. */
+  readonly projectionAdvanced: (projection: string, cursor: Cursor) => void;
+  /** The listening connection was lost and is back: anything may have been missed meanwhile. */
+  readonly reconnected: () => void;
+}
+
+/**
+ * Wake-ups between instances over LISTEN/NOTIFY: payloads encoded here and
+ * decoded here, every one stamped with the sending instance's id so that an
+ * instance ignores its own echo (it acted on its own commit already). A
+ * signal only ever wakes someone: positions and checkpoints in the database
+ * are the truth, and a lost signal only delays. Sends are coalesced per
+ * channel (and per projection): at most one NOTIFY in flight, always the
+ * newest payload, so a burst of commits costs a few NOTIFYs, not one each.
+ * Sent after commit, never inside a write transaction.
+ */
+export class InstanceSignals {
+  /** This instance's id in payloads. */
+  readonly id = randomUUID();
+  private readonly senders = new Map<string, (payload: string) => void>();
+
+  private constructor(
+    private readonly notifications: Notifications,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** Listens on both channels; `handlers` hear other instances only. */
+  static async open(
+    notifications: Notifications,
+    handlers: SignalHandlers,
+    onError: (error: unknown) => void,
+  ): Promise<InstanceSignals> {
+    const signals = new InstanceSignals(notifications, onError);
+    await notifications.listen(CHANNELS.events, (payload) => {
+      const message = signals.fromOthers(payload);
+      if (message === undefined) return;
+      handlers.eventsCommitted(parseCursor(message) ?? undefined);
+    });
+    await notifications.listen(CHANNELS.projections, (payload) => {
+      const [name, position] = (signals.fromOthers(payload) ?? '').split(' ');
+      const cursor = position ? parseCursor(position) : null;
+      if (name && cursor) handlers.projectionAdvanced(name, cursor);
+    });
+    notifications.onReconnect(handlers.reconnected);
+    return signals;
+  }
+
+  /** This instance committed events up to `cursor`. */
+  eventsCommitted(cursor: Cursor): void {
+    this.send(CHANNELS.events, CHANNELS.events, formatCursor(cursor));
+  }
+
+  /** Asks every instance's projectors to look at their work (e.g. an operator's redrive request). */
+  wakeProjectors(): void {
+    // Its own lane: a cursor sent next must not replace it (a projector ignores cursors it has reached).
+    this.send(`${CHANNELS.events}:wake`, CHANNELS.events, 'wake');
+  }
+
+  /** A projector of this instance committed `projection` up to `cursor`. */
+  projectionAdvanced(projection: string, cursor: Cursor): void {
+    this.send(`${CHANNELS.projections}:${projection}`, CHANNELS.projections, `${projection} ${formatCursor(cursor)}`);
+  }
+
+  /**
+   * For a process that does not listen (an operator's command): asks every
+   * instance's projectors to look at their work, once, and resolves when sent.
+   */
+  static requestWake(notifications: Notifications): Promise<void> {
+    return notifications.publish(CHANNELS.events, `${randomUUID()} wake`);
+  }
+
+  /** Stops listening (the notification connection closes). */
+  close(): Promise<void> {
+    return this.notifications.close();
+  }
+
+  /** The message of a payload from another instance; undefined for this instance's own. */
+  private fromOthers(payload: string): string | undefined {
+    const space = payload.indexOf(' ');
+    if (space < 0 || payload.slice(0, space) === this.id) return undefined;
+    return payload.slice(space + 1);
+  }
+
+  private send(lane: string, channel: string, message: string): void {
+    let sender = this.senders.get(lane);
+    if (!sender) {
+      sender = coalescing((payload) => this.notifications.publish(channel, payload).catch(this.onError));
+      this.senders.set(lane, sender);
+    }
+    sender(`${this.id} ${message}`);
+  }
+}
+
+/** At most one send in flight, always the newest value. */
+function coalescing(publish: (payload: string) => Promise<void>): (payload: string) => void {
+  let latest: string | undefined;
+  let sending = false;
+  const drain = async () => {
+    sending = true;
+    while (latest !== undefined) {
+      const payload = latest;
+      latest = undefined;
+      await publish(payload);
+    }
+    sending = false;
+  };
+  return (payload) => {
+    latest = payload;
+    if (!sending) void drain();
+  };
+}

@@ -1,0 +1,39 @@
+import { canSeeOwnedBy, orderOwnerScope, requireAuthenticated } from '../../domain/access.js';
+import { isId } from '../../domain/ids.js';
+import { formatCursor } from '../../eventlog/cursor.js';
+import type { Resolvers } from '../../generated/graphql.js';
+import { checkPage, pageFields } from '../../graphql/pages.js';
+import { listOrders } from './queries.js';
+import { statusDisplay } from './view.js';
+
+/**
+ * The order fields of the API. A customer sees their own orders only:
+ * someone else's is `null`, exactly like a missing one (src/domain/access.ts).
+ */
+export const ordersResolvers: Resolvers = {
+  Query: {
+    async order(_, { id }, { loaders, actor }) {
+      requireAuthenticated(actor);
+      const order = isId(id) ? await loaders.order.load(id) : null;
+      return order && canSeeOwnedBy(actor, order.userId) ? order : null;
+    },
+    async orders(_, { filter, page, pageSize }, { read, actor }) {
+      const userId = orderOwnerScope(actor, filter?.userId);
+      checkPage(page, pageSize);
+      if (userId != null && !isId(userId)) return { items: [], total: 0, page, pageSize };
+      const result = await listOrders(read.db, { userId, status: filter?.status }, page, pageSize);
+      return { ...result, page, pageSize };
+    },
+  },
+  Order: {
+    user: (order, _, { loaders }) => loaders.user.load(order.userId),
+    items: (order) => [...order.items],
+    statusDisplay: (order) => statusDisplay(order),
+    cancelledBy: (order) => (order.cancelledBy === null ? null : order.cancelledBy === 'customer' ? 'CUSTOMER' : 'STAFF'),
+    position: (order) => formatCursor({ tx: order.lastTx, pos: order.lastPos }),
+  },
+  OrderItem: {
+    product: (item, _, { loaders }) => loaders.product.load(item.productId),
+  },
+  OrderPage: pageFields('orders'),
+};

@@ -1,0 +1,138 @@
+import { Prisma } from '../../generated/prisma/client.js';
+import type { OrderEvent } from '../../domain/orders.js';
+import type { UserEvent } from '../../domain/users.js';
+import type { StoredEvent } from '../../eventlog/types.js';
+import type { Projection, ReadModelTx } from '../../projections/projection.js';
+import { idArray } from '../../sql/fragments.js';
+import { evolveAll, unique } from '../batch.js';
+import { appendStatement, upsertStatement, writeAll } from '../sql.js';
+import { ordersByIds } from './queries.js';
+import { ORDER_VIEW, ORDER_VIEW_CHANGE, ORDER_VIEW_USER } from './tables.js';
+import {
+  CUSTOMER_EVENTS,
+  ORDER_EVENTS,
+  evolveCustomer,
+  evolveOrderView,
+  renameCustomer,
+  type Customer,
+  type OrderView,
+} from './view.js';
+
+const isRelevant = (e: StoredEvent) => ORDER_EVENTS.has(e.type) || CUSTOMER_EVENTS.has(e.type);
+
+/** The history row of a view's state. */
+const historyRow = (v: OrderView) => ({ tx: v.lastTx, pos: v.lastPos, orderId: v.id, version: v.version, view: ORDER_VIEW.toRecord(v) });
+
+/**
+ * Orders not loaded in this batch, renamed set-wise: their history rows
+ * first (from the rows as they were, one per rename and order), then the rows.
+ * The guard on the row's cursor makes a replayed rename a no-op.
+ */
+async function renameUnloaded(
+  tx: ReadModelTx,
+  renames: ReadonlyArray<{ customer: Customer; event: StoredEvent }>,
+  loaded: readonly string[],
+): Promise<void> {
+  const rows = renames.map(({ customer, event }) => ({
+    user_id: customer.id, name: customer.name, email: customer.email,
+    tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
+  }));
+  const lastPerCustomer = [...new Map(rows.map((r) => [r.user_id, r])).values()];
+  const renamesOf = (list: typeof rows) =>
+    Prisma.sql`jsonb_to_recordset(${JSON.stringify(list)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)`;
+  const unloaded = Prisma.sql`(o.last_tx, o.last_pos) < (x.tx, x.pos) AND NOT (o.id = ANY(${idArray(loaded)}))`;
+  await tx.$executeRaw`
+    INSERT INTO ${ORDER_VIEW_CHANGE.ref()} (${ORDER_VIEW_CHANGE.columnList()})
+    SELECT x.tx, x.pos, o.id, o.version, ${ORDER_VIEW.recordJson('o', {
+      userName: Prisma.sql`x.name`,
+      userEmail: Prisma.sql`x.email`,
+      lastTx: Prisma.sql`x.tx::text`,
+      lastPos: Prisma.sql`x.pos::text`,
+    })}
+    FROM order_view o JOIN ${renamesOf(rows)} ON o.user_id = x.user_id
+    WHERE ${unloaded}
+    ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`
+    UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
+    FROM ${renamesOf(lastPerCustomer)}
+    WHERE o.user_id = x.user_id AND ${unloaded}`;
+}
+
+/**
+ * Maintains `order_view`, denormalized with the customer's current name and
+ * email. Names come from `order_view_user`, which this projection keeps from
+ * user events itself, so it depends on no other projection and no write table.
+ */
+export const ordersProjection: Projection = {
+  name: 'orders',
+  tables: [ORDER_VIEW.name, ORDER_VIEW_USER.name, ORDER_VIEW_CHANGE.name],
+  handles: isRelevant,
+  async apply(tx: ReadModelTx, events: readonly StoredEvent[]) {
+    const relevant = events.filter(isRelevant);
+    if (relevant.length === 0) return;
+    const orderEvents = relevant.filter((e): e is StoredEvent<OrderEvent> => ORDER_EVENTS.has(e.type));
+    const userEvents = relevant.filter((e): e is StoredEvent<UserEvent> => CUSTOMER_EVENTS.has(e.type));
+
+    const views = new Map((await ordersByIds(tx, unique(orderEvents.map((e) => e.aggregateId)))).map((v) => [v.id, v]));
+    const customerIds = unique([
+      ...userEvents.map((e) => e.aggregateId),
+      ...orderEvents.flatMap((e) => (e.type === 'OrderPlaced' ? [e.data.userId] : [])),
+    ]);
+    const customers = new Map<string, Customer>(
+      (customerIds.length
+        ? await tx.$queryRaw<Array<Record<string, unknown>>>`
+            SELECT ${ORDER_VIEW_USER.selectList()} FROM order_view_user WHERE id = ANY(${idArray(customerIds)})`
+        : []
+      ).map((row) => {
+        const c = ORDER_VIEW_USER.fromRow(row);
+        return [c.id, c];
+      }),
+    );
+
+    // Apply in log order; a profile update renames the customer on every order.
+    const changedOrders = new Set<string>();
+    const changedCustomers = new Set<string>();
+    // Every rename in log order (history), and the last per customer (state).
+    const renames: Array<{ customer: Customer; event: StoredEvent }> = [];
+    // Every state a view passes through, in log order: the change history.
+    const history: OrderView[] = [];
+    for (const event of relevant) {
+      if (CUSTOMER_EVENTS.has(event.type)) {
+        const userEvent = event as StoredEvent<UserEvent>;
+        const changed = evolveAll(customers, [userEvent], (e) => e.aggregateId, evolveCustomer);
+        if (changed.size === 0 || userEvent.type !== 'UserProfileUpdated') {
+          changed.forEach((id) => changedCustomers.add(id));
+          continue;
+        }
+        const customer = customers.get(userEvent.aggregateId)!;
+        changedCustomers.add(customer.id);
+        renames.push({ customer, event });
+        for (const [id, view] of views) {
+          if (view.userId === customer.id) {
+            const renamed = renameCustomer(view, customer, event);
+            views.set(id, renamed);
+            history.push(renamed);
+            changedOrders.add(id);
+          }
+        }
+        continue;
+      }
+      const changed = evolveAll(views, [event as StoredEvent<OrderEvent>], (e) => e.aggregateId, (view, e) =>
+        evolveOrderView(view, e, (userId) => customers.get(userId)),
+      );
+      changed.forEach((id) => {
+        changedOrders.add(id);
+        history.push(views.get(id)!);
+      });
+    }
+
+    // The loaded orders were renamed in memory; the others set-wise.
+    if (renames.length > 0) await renameUnloaded(tx, renames, [...views.keys()]);
+    // One statement for the rest (the three touch different rows, and none the renamed ones).
+    await writeAll(tx, [
+      upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => customers.get(id)!)),
+      upsertStatement(ORDER_VIEW, [...changedOrders].map((id) => views.get(id)!)),
+      appendStatement(ORDER_VIEW_CHANGE, history.map(historyRow)),
+    ]);
+  },
+};

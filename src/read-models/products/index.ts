@@ -1,0 +1,5 @@
+import type { ReadModelModule } from '../module.js';
+import { productsResolvers } from './graphql.js';
+import { productsProjection } from './projection.js';
+
+export const productsReadModel: ReadModelModule = { projection: productsProjection, resolvers: productsResolvers };

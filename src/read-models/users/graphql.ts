@@ -1,0 +1,29 @@
+import { requireAdmin, requireSelfOrAdmin } from '../../domain/access.js';
+import { isId } from '../../domain/ids.js';
+import { formatCursor } from '../../eventlog/cursor.js';
+import type { Resolvers } from '../../generated/graphql.js';
+import { checkPage, pageFields } from '../../graphql/pages.js';
+import { listUsers } from './queries.js';
+
+/** The user fields of the API: a customer sees themself, staff everyone. */
+export const usersResolvers: Resolvers = {
+  Query: {
+    user(_, { id }, { loaders, actor }) {
+      requireSelfOrAdmin(actor, id);
+      return isId(id) ? loaders.user.load(id) : null;
+    },
+    async users(_, { page, pageSize }, { read, actor }) {
+      requireAdmin(actor);
+      checkPage(page, pageSize);
+      return { ...(await listUsers(read.db, page, pageSize)), page, pageSize };
+    },
+  },
+  User: {
+    position: (user) => formatCursor({ tx: user.lastTx, pos: user.lastPos }),
+    orders(user, { page, pageSize }, { loaders }) {
+      checkPage(page, pageSize);
+      return loaders.userOrders(page, pageSize).load(user.id);
+    },
+  },
+  UserPage: pageFields('users'),
+};

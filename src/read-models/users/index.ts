@@ -1,0 +1,5 @@
+import type { ReadModelModule } from '../module.js';
+import { usersResolvers } from './graphql.js';
+import { usersProjection } from './projection.js';
+
+export const usersReadModel: ReadModelModule = { projection: usersProjection, resolvers: usersResolvers };

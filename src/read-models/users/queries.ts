@@ -1,0 +1,15 @@
+import type { SqlClient } from '../../sql/client.js';
+import { idArray } from '../../sql/fragments.js';
+import { pageOf } from '../page.js';
+import { USER_VIEW, type UserView } from './tables.js';
+
+const COLUMNS = USER_VIEW.selectList();
+
+export async function usersByIds(db: SqlClient, ids: readonly string[]): Promise<UserView[]> {
+  if (ids.length === 0) return [];
+  const rows = await db.$queryRaw<Array<Record<string, unknown>>>`SELECT ${COLUMNS} FROM user_view WHERE id = ANY(${idArray(ids)})`;
+  return rows.map((row) => USER_VIEW.fromRow(row));
+}
+
+/** A page of users, newest first. */
+export const listUsers = (db: SqlClient, page: number, pageSize: number) => pageOf(db, USER_VIEW, page, pageSize);
