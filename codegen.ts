@@ -1,4 +1,5 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 
 /**
  * Generates resolver types from schema.graphql (the API's single source),
@@ -9,6 +10,26 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
  * Every operation is validated against the schema: an operation that a schema
  * change breaks fails `npm run generate` (and so `npm install` and CI).
  */
+/**
+ * What each read model adds to the resolver types: a `codegen.json` in its
+ * folder (src/read-models/<name>/) with `scalars` and `mappers` (paths
+ * relative to src/generated/), so a read model's GraphQL types are declared
+ * where the read model lives.
+ */
+function readModelTypes(): { scalars: Record<string, unknown>; mappers: Record<string, string> } {
+  const merged = { scalars: {} as Record<string, unknown>, mappers: {} as Record<string, string> };
+  for (const entry of readdirSync('src/read-models', { withFileTypes: true })) {
+    const file = `src/read-models/${entry.name}/codegen.json`;
+    if (!entry.isDirectory() || !existsSync(file)) continue;
+    const { scalars = {}, mappers = {} } = JSON.parse(readFileSync(file, 'utf8'));
+    Object.assign(merged.scalars, scalars);
+    Object.assign(merged.mappers, mappers);
+  }
+  return merged;
+}
+
+const readModels = readModelTypes();
+
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   generates: {
@@ -22,6 +43,7 @@ const config: CodegenConfig = {
           ID: 'string',
           Money: { input: 'bigint', output: 'string | bigint' },
           DateTime: { input: 'Date', output: 'Date | string' },
+          ...readModels.scalars,
         },
         contextType: '../graphql/context.js#GraphQLContext',
         mappers: {
@@ -32,6 +54,7 @@ const config: CodegenConfig = {
           OrderPage: '../graphql/mappers.js#PageModel<OrderModel>',
           UserPage: '../graphql/mappers.js#PageModel<UserModel>',
           ProductPage: '../graphql/mappers.js#PageModel<ProductModel>',
+          ...readModels.mappers,
           UserPayload: '../graphql/mappers.js#PayloadModel',
           ProductPayload: '../graphql/mappers.js#PayloadModel',
           OrderPayload: '../graphql/mappers.js#PayloadModel',
