@@ -11,19 +11,25 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
  * change breaks fails `npm run generate` (and so `npm install` and CI).
  */
 /**
- * What each read model adds to the resolver types: a `codegen.json` in its
- * folder (src/read-models/<name>/) with `scalars` and `mappers` (paths
- * relative to src/generated/), so a read model's GraphQL types are declared
- * where the read model lives.
+ * What each read model adds to the generated types: a `codegen.json` in its
+ * folder (src/read-models/<name>/) with `scalars` and `mappers` for the
+ * resolver types (paths relative to src/generated/) and `clientScalars` for
+ * the operations' types (what a client sends and receives as JSON), so a
+ * read model's GraphQL types are declared where the read model lives.
  */
-function readModelTypes(): { scalars: Record<string, unknown>; mappers: Record<string, string> } {
-  const merged = { scalars: {} as Record<string, unknown>, mappers: {} as Record<string, string> };
+function readModelTypes() {
+  const merged = {
+    scalars: {} as Record<string, unknown>,
+    mappers: {} as Record<string, string>,
+    clientScalars: {} as Record<string, unknown>,
+  };
   for (const entry of readdirSync('src/read-models', { withFileTypes: true })) {
     const file = `src/read-models/${entry.name}/codegen.json`;
     if (!entry.isDirectory() || !existsSync(file)) continue;
-    const { scalars = {}, mappers = {} } = JSON.parse(readFileSync(file, 'utf8'));
+    const { scalars = {}, mappers = {}, clientScalars = {} } = JSON.parse(readFileSync(file, 'utf8'));
     Object.assign(merged.scalars, scalars);
     Object.assign(merged.mappers, mappers);
+    Object.assign(merged.clientScalars, clientScalars);
   }
   return merged;
 }
@@ -75,6 +81,7 @@ const config: CodegenConfig = {
           ID: 'string',
           Money: { input: 'string | number', output: 'string' },
           DateTime: { input: 'string', output: 'string' },
+          ...readModels.clientScalars,
         },
       },
     },
