@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/eventlog/types.js';
+import { DatabaseUnavailableError } from '../../src/sql/client.js';
 import { customer } from '../support/auth.js';
 import { addProduct, cancel, placeOrder, registerUser, transition } from '../support/operations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
@@ -20,7 +21,8 @@ function fault(projection: string, event: StoredEvent) {
   if (projection !== 'orders') return;
   if (transientFailures > 0 && event.type === 'OrderPlaced') {
     transientFailures--;
-    throw new Error('Connection terminated unexpectedly');
+    // What the SQL clients throw for a connection lost mid-statement (src/sql/client.ts).
+    throw new DatabaseUnavailableError('ambiguous', { cause: new Error('Connection terminated unexpectedly') });
   }
   const type = poisoned.get(event.aggregateId);
   if (type === event.type) throw new Error(`cannot project ${event.type} of ${event.aggregateId} (test fault)`);
@@ -131,7 +133,7 @@ describe('a fault of the moment', () => {
     });
     const orderId = placed.placeOrder.orderId as string;
     await expect.poll(async () => (await ordersStatus()).status, { timeout: 10_000 }).toBe('STALLED');
-    expect((await ordersStatus()).lastError).toBe('Error: Connection terminated unexpectedly');
+    expect((await ordersStatus()).lastError).toBe('DatabaseUnavailableError: The database is unavailable right now; retry shortly');
     await expect.poll(async () => (await orderView(orderId))?.status, { timeout: 20_000 }).toBe('PENDING');
     const status = await ordersStatus();
     expect(status).toMatchObject({ status: 'RUNNING', lastError: null, deadLetterCount: 0 });
