@@ -597,7 +597,7 @@ describe('admin: everything', () => {
 
   it('projections', async () => {
     const data = await allowed(() => call(ADMIN, Q.projections));
-    expect(data.projections.map((p: { name: string }) => p.name).sort()).toEqual(['orders', 'products', 'users']);
+    expect(data.projections.map((p: { name: string }) => p.name).sort()).toEqual(['orders', 'products', 'sales', 'users']);
   });
 
   it('user(id) of any user', async () => {

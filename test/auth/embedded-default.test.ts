@@ -52,7 +52,7 @@ describe('the embedded default', () => {
     expect((line.headers as Record<string, string>).Authorization).toBe(`Bearer ${adminToken}`);
     const users = await post(server.url, '{ users { total } projections { name } }', adminToken);
     expect(users.errors).toBeUndefined();
-    expect(users.data.projections).toHaveLength(3);
+    expect(users.data.projections).toHaveLength(4);
     // Without it, the same query is refused.
     expect((await post(server.url, '{ users { total } }')).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });

@@ -265,7 +265,7 @@ describe('queries', () => {
 
   it('reports projection positions and lag', async () => {
     const data = await server.ok(`{ projections { name position headPosition lag } }`);
-    expect(data.projections.map((p: any) => p.name).sort()).toEqual(['orders', 'products', 'users']);
+    expect(data.projections.map((p: any) => p.name).sort()).toEqual(['orders', 'products', 'sales', 'users']);
     for (const p of data.projections) expect(p.lag).toBeGreaterThanOrEqual(0);
   });
 

@@ -100,7 +100,7 @@ describe('IDE over HTTP', () => {
       headers: { accept: 'application/json', 'apollo-require-preflight': 'true', ...(await bearer(ADMIN)) },
     });
     expect(get.status).toBe(200);
-    expect(((await get.json()) as any).data.projections).toHaveLength(3);
+    expect(((await get.json()) as any).data.projections).toHaveLength(4);
     const curl = await fetch(`${server.url}?query=${encodeURIComponent('{ __typename }')}`, {
       headers: { accept: '*/*', 'apollo-require-preflight': 'true' },
     });

@@ -170,8 +170,17 @@ describe('operations/*.graphql against the server', () => {
 
   it('status: Projections', async () => {
     const { projections } = await run(ops.ProjectionsDocument);
-    expect(projections.map((p) => p.name).sort()).toEqual(['orders', 'products', 'users']);
+    expect(projections.map((p) => p.name).sort()).toEqual(['orders', 'products', 'sales', 'users']);
     for (const p of projections) expect(p.lag).toBeGreaterThanOrEqual(0);
+  });
+
+  it('report: SalesReport', async () => {
+    // Yesterday too: the suite may cross midnight UTC.
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    const { salesReport } = await run(ops.SalesReportDocument, { from: day(-1), to: day(0) });
+    const { orders } = await server.ok(`{ orders(pageSize: 1) { total } }`);
+    expect(salesReport.reduce((n, d) => n + d.ordersPlaced, 0)).toBe(orders.total);
+    expect(salesReport.flatMap((d) => d.byStatus.map((s) => s.status))).toContain('CANCELLED');
   });
 
   it('every operation in operations/*.graphql has a typed document and was executed above', () => {

@@ -95,7 +95,7 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
     await server.app.stop();
     const run = await cli(databaseUrl, 'rebuild', 'all');
     expect(run.code, run.stderr).toBe(0);
-    for (const name of ['users', 'products', 'orders']) {
+    for (const name of ['users', 'products', 'orders', 'sales']) {
       expect(run.stdout).toMatch(new RegExp(`Rebuilt ${name} in place \\(no server was running it\\): \\d+ events`));
     }
     const { openDatabase } = await import('../../src/infrastructure/db/database.js');

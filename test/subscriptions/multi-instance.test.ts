@@ -13,7 +13,7 @@ import { record, wsClient } from '../support/ws.js';
  * projector per projection (leases), and failover after `kill -9`.
  */
 
-const PROJECTIONS = ['users', 'products', 'orders'] as const;
+const PROJECTIONS = ['users', 'products', 'orders', 'sales'] as const;
 
 const STATUS = `subscription($id: ID!) { orderStatusChanged(orderId: $id) { id status version position } }`;
 const CHANGED = `subscription($f: OrderFilter, $since: String) { ordersChanged(filter: $f, since: $since) { id userId status version position } }`;
