@@ -88,7 +88,7 @@ function expectDemoData(data: Awaited<ReturnType<typeof snapshot>>) {
   expect(data.products.total).toBe(30);
   expect(data.orders.total).toBe(80);
   expect(data.byStatus).toEqual({ PENDING: 16, CONFIRMED: 14, SHIPPED: 12, DELIVERED: 24, CANCELLED: 14 });
-  expect(data.projections.map((p: any) => p.lag)).toEqual([0, 0, 0]);
+  expect(data.projections.map((p: any) => p.lag)).toEqual([0, 0, 0, 0]);
 
   // Realistic names, including the profile and catalog changes made halfway.
   const names = data.users.users.map((u: any) => u.name);

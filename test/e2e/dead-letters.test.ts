@@ -95,7 +95,7 @@ describe('a poison event', () => {
     const res = await server.as(customer(userId)).gql(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { status } }`, { a: poison });
     expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const bad = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "nope", aggregateId: $a) { status } }`, { a: poison });
-    expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'projection: expected one of users, products, orders, got "nope"' });
+    expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'projection: expected one of users, products, orders, sales, got "nope"' });
     const none = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "orders", aggregateId: $a) { status } }`, { a: healthy });
     expect(none.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });

@@ -165,7 +165,7 @@ describe.runIf(postgres)('npm run projections -- status, dead-letters, retry, sk
   it('says how to call it', async () => {
     const run = await cli(server.database.databaseUrl!, 'rebuild', 'nope');
     expect(run.code).toBe(2);
-    expect(run.stderr).toContain('expected a projection (users, products, orders, or all), got "nope"');
+    expect(run.stderr).toContain('expected a projection (users, products, orders, sales, or all), got "nope"');
     expect(run.stderr).toContain('usage: npm run projections -- <command>');
   });
 });
