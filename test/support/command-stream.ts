@@ -120,6 +120,8 @@ export interface Sent {
   readonly first: Answer;
   /** Where the command's event is, once known (acknowledged first or resolved by a retry). */
   final?: Result;
+  /** When that first acknowledgement arrived (ms since the epoch). */
+  acknowledgedAt?: number;
   /** Retries sent, with their answers. */
   readonly retries: Answer[];
 }
@@ -301,7 +303,7 @@ export class CommandStream {
     const keyed = { ...input, idempotencyKey: key };
     const first = await client.send(mutation, keyed);
     const record: Sent = { key, mutation, input: keyed, cycle, loop, first, retries: [] };
-    if (first.outcome === 'acknowledged') record.final = first.result;
+    if (first.outcome === 'acknowledged') this.acknowledged(record, first.result);
     this.sent.push(record);
     return record;
   }
@@ -356,10 +358,7 @@ export class CommandStream {
       } else if (!isDeepStrictEqual(results[0], results[1])) {
         findings.push({ kind: 'duplicate', what: `two retries of one key answered differently: ${describeSent(s)}` });
       }
-      if (results[0]) {
-        s.final = results[0];
-        this.apply(s);
-      }
+      if (s.final) this.apply(s); // the first acknowledgement (retry() keeps it)
     }
     return findings;
   }
@@ -389,10 +388,15 @@ export class CommandStream {
     for (let attempt = 1; ; attempt++) {
       const answer = await client.send(s.mutation, s.input);
       s.retries.push(answer);
-      if (answer.outcome === 'acknowledged') s.final ??= answer.result;
+      if (answer.outcome === 'acknowledged' && !s.final) this.acknowledged(s, answer.result);
       if (answer.outcome !== 'unknown' || attempt === attempts) return answer;
       await sleep(100 * 2 ** (attempt - 1));
     }
+  }
+
+  private acknowledged(s: Sent, result: Result) {
+    s.final = result;
+    s.acknowledgedAt = Date.now();
   }
 
   /** Applies a command's known result to its loop's model. */

@@ -23,10 +23,13 @@
  * killed with SIGKILL, say).
  *
  * Meant to grow: `settings` become postgresql.conf lines (`wal_level`,
- * `max_wal_senders`…), `run()` runs any server binary as the cluster's OS
- * user, and initdb's default pg_hba.conf already admits local replication
- * connections — a streaming standby would be a `PgCluster` over a data
- * directory made by `pg_basebackup -R` from this one.
+ * `max_wal_senders`…); `run()` runs any server binary as the cluster's OS
+ * user; the port and socket directory are given at each start, so a copied
+ * data directory carries none of its origin's; and the trust pg_hba.conf of
+ * initdb admits replication connections from 127.0.0.1. A streaming standby
+ * would be `PgCluster.create({ makeDataDir: (c) => c.run('pg_basebackup',
+ * ['-D', c.dataDir, '-R', '-h', '127.0.0.1', '-p', String(primary.port),
+ * '-U', 'postgres']) })`.
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -47,6 +50,12 @@ export type StopMode = 'fast' | 'immediate';
 export interface PgClusterOptions {
   /** Extra postgresql.conf settings, e.g. `{ wal_level: 'replica', max_wal_senders: 4 }` (default none). */
   readonly settings?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * Makes `cluster.dataDir` (default: `initdb` with trust authentication and
+   * the superuser `postgres`). A standby would run `pg_basebackup -R` from
+   * its primary here, through `cluster.run`.
+   */
+  readonly makeDataDir?: (cluster: PgCluster) => Promise<unknown>;
   /** How long `pg_ctl` waits for a start or stop, in seconds (default 60). */
   readonly timeoutSeconds?: number;
 }
@@ -156,6 +165,11 @@ function stopPostmasterSync(dataDir: string): void {
 
 // ───────────────────────── The cluster ─────────────────────────
 
+/** A new data directory, as the `postgres` superuser with trust authentication (local and replication connections). */
+function initdb(cluster: PgCluster): Promise<unknown> {
+  return cluster.run('initdb', ['-D', cluster.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
+}
+
 export class PgCluster {
   private running = false;
   private destroyed = false;
@@ -185,7 +199,7 @@ export class PgCluster {
     return `postgresql://postgres@127.0.0.1:${this.port}/${encodeURIComponent(database)}`;
   }
 
-  /** initdb, then start on a free port. */
+  /** Makes the data directory (initdb unless `makeDataDir`), adds the settings, and starts on a free port. */
   static async create(options: PgClusterOptions = {}): Promise<PgCluster> {
     installHooks();
     await removeOrphans();
@@ -201,12 +215,16 @@ export class PgCluster {
       const cluster = new PgCluster(root, await freePort(), options.timeoutSeconds ?? 60);
       live.add(cluster);
       try {
-        if (attempt === 1) await cluster.initdb(options.settings ?? {});
+        if (attempt === 1) {
+          await (options.makeDataDir ?? initdb)(cluster);
+          await cluster.configure({ listen_addresses: '127.0.0.1', ...options.settings });
+        }
         await cluster.start();
         return cluster;
       } catch (error) {
         live.delete(cluster);
         const portTaken = /could not bind|address already in use/i.test(await cluster.serverLog());
+        await rm(cluster.logFile, { force: true });
         if (!portTaken || attempt === 3) {
           await cluster.destroy();
           throw error;
@@ -215,13 +233,10 @@ export class PgCluster {
     }
   }
 
-  private async initdb(settings: Readonly<Record<string, string | number | boolean>>) {
-    await this.run('initdb', ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync']);
-    const lines = { listen_addresses: '127.0.0.1', ...settings };
-    await appendFile(
-      join(this.dataDir, 'postgresql.conf'),
-      ['', '# Test cluster (test/support/pg-cluster.ts)', ...Object.entries(lines).map(([k, v]) => `${k} = ${conf(v)}`), ''].join('\n'),
-    );
+  /** Appends settings to postgresql.conf (later lines win); they apply from the next start. */
+  async configure(settings: Readonly<Record<string, string | number | boolean>>): Promise<void> {
+    const lines = Object.entries(settings).map(([name, value]) => `${name} = ${conf(value)}`);
+    await appendFile(join(this.dataDir, 'postgresql.conf'), ['', '# test/support/pg-cluster.ts', ...lines, ''].join('\n'));
   }
 
   /** Runs a server binary (`initdb`, `pg_ctl`, `pg_basebackup`…) as the cluster's OS user. */
