@@ -69,10 +69,16 @@ const asRoot = process.getuid?.() === 0;
 /** The OS user the server runs as: `postgres` when we are root, else ourselves. */
 const SERVER_USER = asRoot ? 'postgres' : userInfo().username;
 
-let bindir: string | undefined;
+let bindir: Promise<string> | undefined;
 /** The directory of initdb, pg_ctl, postgres… (`pg_config --bindir`). */
-async function binaries(): Promise<string> {
-  bindir ??= (await run('pg_config', ['--bindir'])).stdout.trim();
+function binaries(): Promise<string> {
+  bindir ??= (async () => {
+    const dir = (await run('pg_config', ['--bindir'])).stdout.trim();
+    if (!(await stat(join(dir, 'initdb')).catch(() => undefined))) {
+      throw new Error(`no initdb in ${dir} (pg_config --bindir): the PostgreSQL server binaries are needed`);
+    }
+    return dir;
+  })();
   return bindir;
 }
 
