@@ -53,23 +53,34 @@ export async function readModelSnapshot(db: PrismaClient): Promise<ReadModelSnap
 }
 
 /**
- * Table by table; a failure names the table and shows only the rows that
- * differ (the message survives wrappers such as fast-check's report).
+ * Table by table, what differs: one line per table, naming it and showing
+ * only the rows that differ. Empty when both are the same.
  */
-export function expectSameReadModels(rebuilt: ReadModelSnapshot, live: ReadModelSnapshot): void {
-  expect(Object.keys(rebuilt).sort()).toEqual(Object.keys(live).sort());
-  for (const table of Object.keys(live)) {
-    const replayed = rebuilt[table]!;
-    const served = live[table]!;
+export function readModelDifferences(rebuilt: ReadModelSnapshot, live: ReadModelSnapshot): string[] {
+  const differences: string[] = [];
+  const tables = [...new Set([...Object.keys(rebuilt), ...Object.keys(live)])].sort();
+  for (const table of tables) {
+    const [replayed, served] = [rebuilt[table], live[table]];
+    if (!replayed || !served) {
+      differences.push(`${table} is ${replayed ? 'not read live' : 'not in the replay'}`);
+      continue;
+    }
     if (replayed.length === served.length && replayed.every((row, i) => row === served[i])) continue;
     const onlyReplayed = replayed.filter((row) => !served.includes(row));
     const onlyLive = served.filter((row) => !replayed.includes(row));
-    expect.fail(
+    differences.push(
       `${table} differs from its replay from zero (${replayed.length} rows rebuilt, ${served.length} live):\n` +
         `  only in the replay: ${onlyReplayed.join('\n                     ') || '(none)'}\n` +
         `  only live:          ${onlyLive.join('\n                     ') || '(none)'}`,
     );
   }
+  return differences;
+}
+
+/** Fails with what `readModelDifferences` finds (the message survives wrappers such as fast-check's report). */
+export function expectSameReadModels(rebuilt: ReadModelSnapshot, live: ReadModelSnapshot): void {
+  const differences = readModelDifferences(rebuilt, live);
+  if (differences.length > 0) expect.fail(differences.join('\n'));
 }
 
 /** The cursor ("tx:pos") of the newest event in the log, committed or not yet readable; null when empty. */
@@ -105,8 +116,12 @@ export class ReplayDatabase {
     private readonly db: Database,
   ) {}
 
-  static async create(): Promise<ReplayDatabase> {
-    const database = await createTestDatabase('postgres');
+  /**
+   * On a fresh database of the shared server, or of `open`'s making: it must
+   * live on the same server as the databases it replays (see above).
+   */
+  static async create(open: () => Promise<TestDatabase> = () => createTestDatabase('postgres')): Promise<ReplayDatabase> {
+    const database = await open();
     const db = await openDatabase({ databaseUrl: database.databaseUrl, poolSize: PROJECTIONS.length + 1 });
     return new ReplayDatabase(database, db);
   }
