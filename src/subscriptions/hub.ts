@@ -9,15 +9,26 @@ import { usersByIds } from '../projections/users/queries.js';
 import type { UserView } from '../projections/users/view.js';
 import { ChangeFeed } from './feed.js';
 
+/** How long (ms) a subscriber may hold its last change without asking for the next before it counts as stalled. */
+export const DEFAULT_STALL_MS = 500;
+/** Longest wait (ms) for subscribers that keep reading to make room for one chunk of changes. */
+export const DEFAULT_MAX_WAIT_MS = 5000;
+
 export interface HubOptions {
   /** Pending changes kept per subscriber before conflating (default 1000). */
   readonly bufferLimit?: number;
+  /** A subscriber that asks for nothing this long while changes wait for it is stalled (default DEFAULT_STALL_MS). */
+  readonly stallMs?: number;
+  /** Longest wait for reading subscribers to make room for one chunk (default DEFAULT_MAX_WAIT_MS). */
+  readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
   /** Counts changes dropped by conflation (metrics). */
   readonly onDropped?: (count: number) => void;
 }
 
 const REPLAY_PAGE = 500;
+/** Most changes the feed reads at once, whatever the buffer. */
+const MAX_CHUNK = 1000;
 
 function keyOf(view: { id: string; lastTx: bigint; lastPos: bigint }): ChangeKey {
   return { tx: view.lastTx, pos: view.lastPos, id: view.id };
@@ -31,6 +42,7 @@ export class SubscriptionHub {
   private readonly orders: ChangeFeed<OrderView>;
   private readonly users: ChangeFeed<UserView>;
   private readonly bufferLimit: number;
+  private readonly stallMs: number;
 
   constructor(
     private readonly db: SqlClient,
@@ -38,13 +50,21 @@ export class SubscriptionHub {
   ) {
     const onError = options.onError ?? (() => undefined);
     this.bufferLimit = options.bufferLimit ?? 1000;
+    this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    const feed = {
+      // Half a buffer per chunk: a subscriber is handed the next one while it still works through the last.
+      chunkSize: Math.min(MAX_CHUNK, Math.max(1, Math.floor(this.bufferLimit / 2))),
+      maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
+    };
     this.orders = new ChangeFeed(
       { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'order_view_change') },
       onError,
+      feed,
     );
     this.users = new ChangeFeed(
       { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastChangeKey(db, 'user_view_change') },
       onError,
+      feed,
     );
   }
 
@@ -116,7 +136,7 @@ export class SubscriptionHub {
   }
 
   private iteratorOptions() {
-    return { bufferLimit: this.bufferLimit, onDropped: this.options.onDropped };
+    return { bufferLimit: this.bufferLimit, stallMs: this.stallMs, onDropped: this.options.onDropped };
   }
 
   private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: () => Promise<V[]>) {
