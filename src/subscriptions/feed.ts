@@ -13,10 +13,25 @@ interface Subscriber<V> {
   readonly iterator: LiveIterator<V>;
 }
 
+export interface ChangeFeedOptions {
+  /** Most changes read and handed out at once; at most the subscribers' buffer. */
+  readonly chunkSize: number;
+  /** Longest wait (ms) for subscribers that keep reading to make room for one chunk. */
+  readonly maxWaitMs: number;
+}
+
 /**
  * Tails one change-history table and hands each committed change to the
  * subscribers it matches. One read per wake-up serves every subscriber of this
  * process; subscribers to one view are indexed by its id.
+ *
+ * Backpressure: changes are read and handed out a chunk at a time, and before
+ * each chunk the feed waits until every subscriber has room for it in its
+ * buffer, so a burst (a rename changing thousands of orders) reaches a
+ * subscriber that reads at the pace it reads, never piled up or conflated. It
+ * does not wait for a subscriber that stalls (see LiveIterator), nor longer
+ * than `maxWaitMs` for one chunk: such a subscriber is behind and conflated
+ * until it has caught up, and the others go on.
  */
 export class ChangeFeed<V> {
   private cursor: ChangeKey | undefined;
@@ -24,12 +39,17 @@ export class ChangeFeed<V> {
   private readonly byId = new Map<string, Set<Subscriber<V>>>();
   private pumping: Promise<void> | undefined;
   private again = false;
+  private readonly chunkSize: number;
+  private readonly maxWaitMs: number;
 
   constructor(
     private readonly source: FeedSource<V>,
     private readonly onError: (error: unknown) => void,
-    private readonly batchSize = 1000,
-  ) {}
+    options: ChangeFeedOptions,
+  ) {
+    this.chunkSize = options.chunkSize;
+    this.maxWaitMs = options.maxWaitMs;
+  }
 
   async start(): Promise<void> {
     this.cursor = await this.source.head();
@@ -97,14 +117,37 @@ export class ChangeFeed<V> {
   private async pump(): Promise<void> {
     if (!this.cursor) return;
     for (;;) {
-      const changes = await this.source.after(this.cursor, this.batchSize);
+      const changes = await this.source.after(this.cursor, this.chunkSize);
+      await this.roomFor(changes);
       for (const change of changes) {
         if (compareKeys(change.key, this.cursor) <= 0) continue;
         this.cursor = change.key;
         for (const s of this.byId.get(change.key.id) ?? []) if (s.matches(change)) s.iterator.offer(change);
         for (const s of this.all) if (s.matches(change)) s.iterator.offer(change);
       }
-      if (changes.length < this.batchSize) return;
+      if (changes.length < this.chunkSize) return;
     }
+  }
+
+  /** Waits until every subscriber can take its share of `changes`, except those that stall; at most `maxWaitMs`. */
+  private async roomFor(changes: ReadonlyArray<Change<V>>): Promise<void> {
+    if (changes.length === 0) return;
+    const waits: Array<{ iterator: LiveIterator<V>; room: Promise<void> }> = [];
+    const ask = (s: Subscriber<V>, count: number) => {
+      const room = s.iterator.whenRoomFor(count);
+      if (room) waits.push({ iterator: s.iterator, room });
+    };
+    for (const s of this.all) ask(s, changes.length);
+    const perId = new Map<string, number>();
+    for (const change of changes) perId.set(change.key.id, (perId.get(change.key.id) ?? 0) + 1);
+    for (const [id, count] of perId) for (const s of this.byId.get(id) ?? []) ask(s, count);
+    if (waits.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(waits.map((w) => w.room)),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.maxWaitMs))),
+    ]);
+    clearTimeout(timer);
+    for (const w of waits) w.iterator.giveUp();
   }
 }

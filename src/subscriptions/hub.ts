@@ -11,15 +11,26 @@ import type { UserView } from '../read-models/users/view.js';
 import type { SqlClient } from '../sql/client.js';
 import { ChangeFeed } from './feed.js';
 
+/** How long (ms) a subscriber may hold its last change without asking for the next before it counts as stalled. */
+export const DEFAULT_STALL_MS = 500;
+/** Longest wait (ms) for subscribers that keep reading to make room for one chunk of changes. */
+export const DEFAULT_MAX_WAIT_MS = 5000;
+
 export interface HubOptions {
   /** Pending changes kept per subscriber before conflating (default DEFAULTS.SUBSCRIPTION_BUFFER). */
   readonly bufferLimit?: number;
+  /** A subscriber that asks for nothing this long while changes wait for it is stalled (default DEFAULT_STALL_MS). */
+  readonly stallMs?: number;
+  /** Longest wait for reading subscribers to make room for one chunk (default DEFAULT_MAX_WAIT_MS). */
+  readonly maxWaitMs?: number;
   readonly onError?: (error: unknown) => void;
   /** Counts changes dropped by conflation (metrics). */
   readonly onDropped?: (count: number) => void;
 }
 
 const REPLAY_PAGE = 500;
+/** Most changes the feed reads at once, whatever the buffer. */
+const MAX_CHUNK = 1000;
 
 function keyOf(view: { id: string; lastTx: bigint; lastPos: bigint }): ChangeKey {
   return { tx: view.lastTx, pos: view.lastPos, id: view.id };
@@ -33,6 +44,7 @@ export class SubscriptionHub {
   private readonly orders: ChangeFeed<OrderView>;
   private readonly users: ChangeFeed<UserView>;
   private readonly bufferLimit: number;
+  private readonly stallMs: number;
 
   constructor(
     private readonly db: SqlClient,
@@ -40,13 +52,21 @@ export class SubscriptionHub {
   ) {
     const onError = options.onError ?? (() => undefined);
     this.bufferLimit = options.bufferLimit ?? DEFAULTS.SUBSCRIPTION_BUFFER;
+    this.stallMs = options.stallMs ?? DEFAULT_STALL_MS;
+    const feed = {
+      // Half a buffer per chunk: a subscriber is handed the next one while it still works through the last.
+      chunkSize: Math.min(MAX_CHUNK, Math.max(1, Math.floor(this.bufferLimit / 2))),
+      maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
+    };
     this.orders = new ChangeFeed(
       { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastOrderChangeKey(db) },
       onError,
+      feed,
     );
     this.users = new ChangeFeed(
       { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastUserChangeKey(db) },
       onError,
+      feed,
     );
   }
 
@@ -118,7 +138,7 @@ export class SubscriptionHub {
   }
 
   private iteratorOptions() {
-    return { bufferLimit: this.bufferLimit, onDropped: this.options.onDropped };
+    return { bufferLimit: this.bufferLimit, stallMs: this.stallMs, onDropped: this.options.onDropped };
   }
 
   private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: () => Promise<V[]>) {

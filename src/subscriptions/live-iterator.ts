@@ -1,5 +1,8 @@
 import { compareKeys, type Change, type ChangeKey } from '../read-models/change-key.js';
 
+/** Event-loop turns a consumer must also let pass, still holding its change, to count as stalled. */
+const STALL_TURNS = 3;
+
 /** A subscriber could not keep up even after conflation. */
 export class SlowConsumerError extends Error {
   readonly code = 'SLOW_CONSUMER';
@@ -11,18 +14,35 @@ export class SlowConsumerError extends Error {
 export interface LiveIteratorOptions<V> {
   /** Most pending changes kept for this subscriber before conflating. */
   readonly bufferLimit: number;
+  /**
+   * A consumer that has not asked for its next change this long (ms) after
+   * taking the last one, while the feed waits for it, is stalled.
+   */
+  readonly stallMs: number;
   /** Views delivered first (a snapshot or a replay page), already in key order. */
   readonly prelude?: () => Promise<{ changes: Array<Change<V>>; more: boolean }>;
   readonly onClose: () => void;
   readonly onDropped?: (count: number) => void;
 }
 
+/** The feed waiting for room for `count` changes. */
+interface RoomWait {
+  readonly count: number;
+  readonly resolve: () => void;
+  timer?: NodeJS.Timeout;
+}
+
 /**
  * The per-subscriber queue between a change feed and a transport. Delivers
  * the prelude, then live changes with keys after the last delivered one (no
- * duplicate at the seam, never an older state after a newer one). Bounded:
- * when more than `bufferLimit` changes wait, only the latest per view is kept
- * (conflation); if distinct views alone exceed it, the subscriber is dropped.
+ * duplicate at the seam, never an older state after a newer one).
+ *
+ * Backpressure: before handing out more changes, the feed asks `whenRoomFor`
+ * and waits while this subscriber keeps reading. One that stalls (or that the
+ * feed gave up on) is *behind* until its queue is empty again: it is no longer
+ * waited for, and its queue is bounded instead — when more than `bufferLimit`
+ * changes wait, only the latest per view is kept (conflation); if distinct
+ * views alone exceed it, the subscriber is dropped with SLOW_CONSUMER.
  * `return()` ends it at once, even while waiting.
  */
 export class LiveIterator<V> implements AsyncIterableIterator<V> {
@@ -33,9 +53,81 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
   private closed = false;
   private failure: unknown;
   private preludeDone: boolean;
+  /** When the consumer took its last change without asking for the next yet; undefined while it asks. */
+  private heldSince: number | undefined = performance.now();
+  /** Not waited for by the feed; cleared once the queue is empty. */
+  private behind = false;
+  private room: RoomWait | undefined;
 
   constructor(private readonly options: LiveIteratorOptions<V>) {
     this.preludeDone = !options.prelude;
+  }
+
+  /**
+   * Asked by the feed before it hands out up to `count` more changes:
+   * undefined when they fit in the buffer (or this subscriber is closed or
+   * behind); otherwise a promise that resolves once they fit, or once the
+   * consumer stalls — it is behind from then on.
+   */
+  whenRoomFor(count: number): Promise<void> | undefined {
+    if (this.hasRoomFor(count)) return undefined;
+    return new Promise<void>((resolve) => {
+      this.room = { count, resolve };
+      this.watchStall();
+    });
+  }
+
+  /** The feed waits no longer: unless the changes fit by now, this subscriber is behind. */
+  giveUp(): void {
+    if (!this.room) return;
+    if (!this.hasRoomFor(this.room.count)) this.behind = true;
+    this.settleRoom();
+  }
+
+  private hasRoomFor(count: number): boolean {
+    return this.closed || this.behind || this.pending.length + count <= this.options.bufferLimit;
+  }
+
+  /** Wakes when the consumer will have held its change for `stallMs`. */
+  private watchStall(): void {
+    const room = this.room;
+    if (!room) return;
+    const wait = this.heldSince === undefined ? this.options.stallMs : this.heldSince + this.options.stallMs - performance.now();
+    room.timer = setTimeout(() => this.confirmStall(room, this.heldSince, STALL_TURNS), Math.max(0, wait));
+    room.timer.unref();
+  }
+
+  /**
+   * Time alone makes no stall: the event loop may have been busy elsewhere
+   * (timers also run before pending I/O). It is one only if the consumer still
+   * holds the same change after a few more turns of the loop, in each of which
+   * its transport could have taken it.
+   */
+  private confirmStall(room: RoomWait, held: number | undefined, turns: number): void {
+    if (this.room !== room) return;
+    const holding = held !== undefined && this.heldSince === held && performance.now() - held >= this.options.stallMs;
+    if (!holding) return this.watchStall();
+    if (turns > 0) {
+      setImmediate(() => this.confirmStall(room, held, turns - 1));
+      return;
+    }
+    this.behind = true;
+    this.settleRoom();
+  }
+
+  private settleRoom(): void {
+    const room = this.room;
+    if (!room) return;
+    this.room = undefined;
+    clearTimeout(room.timer);
+    room.resolve();
+  }
+
+  /** A change was handed to the consumer. */
+  private handed(change: Change<V>): IteratorResult<V> {
+    this.last = change.key;
+    this.heldSince = performance.now();
+    return { value: change.view, done: false };
   }
 
   /** Called by the feed for each matching committed change, in key order. */
@@ -68,12 +160,15 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
   }
 
   private takeLive(): Change<V> | undefined {
-    while (this.pending.length > 0) {
-      const change = this.pending.shift()!;
-      if (this.last && compareKeys(change.key, this.last) <= 0) continue; // seen in the prelude
-      return change;
+    let change: Change<V> | undefined;
+    while (!change && this.pending.length > 0) {
+      const next = this.pending.shift()!;
+      if (this.last && compareKeys(next.key, this.last) <= 0) continue; // seen in the prelude
+      change = next;
     }
-    return undefined;
+    if (this.pending.length === 0) this.behind = false;
+    if (this.room && this.hasRoomFor(this.room.count)) this.settleRoom();
+    return change;
   }
 
   private flush(): void {
@@ -82,8 +177,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
     if (!change) return;
     const resolve = this.waiter;
     this.waiter = this.failer = undefined;
-    this.last = change.key;
-    resolve({ value: change.view, done: false });
+    resolve(this.handed(change));
   }
 
   private preludeBuffer: Array<Change<V>> = [];
@@ -91,12 +185,12 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
   async next(): Promise<IteratorResult<V>> {
     if (this.failure) throw this.failure;
     if (this.closed) return { value: undefined, done: true };
+    this.heldSince = undefined;
     while (!this.preludeDone || this.preludeBuffer.length > 0) {
       const buffered = this.preludeBuffer.shift();
       if (buffered) {
         if (this.last && compareKeys(buffered.key, this.last) <= 0) continue;
-        this.last = buffered.key;
-        return { value: buffered.view, done: false };
+        return this.handed(buffered);
       }
       const page = await this.options.prelude!();
       this.preludeBuffer = page.changes;
@@ -104,10 +198,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
       if (this.closed) return { value: undefined, done: true };
     }
     const change = this.takeLive();
-    if (change) {
-      this.last = change.key;
-      return { value: change.view, done: false };
-    }
+    if (change) return this.handed(change);
     return new Promise<IteratorResult<V>>((resolve, reject) => {
       this.waiter = resolve;
       this.failer = reject;
@@ -117,6 +208,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.settleRoom();
     this.options.onClose();
   }
 

@@ -468,31 +468,3 @@ describe('a stalled client', () => {
     expect(stalled.data('s').slice(before).map((d) => d.ordersChanged.userName)).toEqual(Array(ORDERS).fill('Stall rename done'));
   }, 58_000);
 });
-
-describe('a burst larger than the buffer', () => {
-  // Known limitation (README, "Slow clients"): LiveIterator.offer applies the buffer limit
-  // while the feed dispatches one read synchronously, before any subscriber
-  // could take a message. A single projection batch with more than
-  // SUBSCRIPTION_BUFFER matching changes therefore conflates every subscriber,
-  // and with more than that many distinct orders drops every one of them as a
-  // slow consumer, however fast it reads.
-  it.fails('reaches a subscriber that reads promptly', async () => {
-    const { userId } = await registerUser(server, 'Burst 0', uniqueEmail('burst'));
-    const { productId } = await addProduct(server, 'Burst item', '1.00');
-    const ORDERS = BUFFER + 5;
-    for (let i = 0; i < ORDERS; i++) await place(userId, [productId]);
-    await settled();
-    const base = server.app.subscriptions.size;
-    const client = await connect();
-    client.subscribe('b', `subscription($f: OrderFilter) { ordersChanged(filter: $f) { id userName } }`, { f: { userId } });
-    await subscriptionCount(base + 1, base + 1);
-    // One event, one projection batch: a change to each of the user's orders.
-    await server.ok(`mutation($i: UpdateUserProfileInput!) { updateUserProfile(input: $i) { version } }`, {
-      i: { userId, expectedVersion: 1, name: 'Burst 1' },
-    });
-    await client.until(() => client.of('b').length >= ORDERS || client.of('b').some((r) => r.message.type === 'error'), 10_000, 'the burst');
-    await sleep(300);
-    expect(client.of('b').map((r) => r.message.type)).toEqual(Array(ORDERS).fill('next'));
-    expect(new Set(client.data('b').map((d) => d.ordersChanged.userName))).toEqual(new Set(['Burst 1']));
-  }, 30_000);
-});

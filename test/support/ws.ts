@@ -19,11 +19,13 @@ export function wsClient(httpUrl: string, options: { lazy?: boolean; as?: Authen
 }
 
 /**
- * Subscribes and records every message. `next(n)` waits until `n` messages
- * arrived in total; `error` holds a protocol error, if any.
+ * Subscribes and records every message and its arrival time
+ * (performance.now()). `next(n)` waits until `n` messages arrived in total;
+ * `error` holds a protocol error, if any.
  */
 export function record<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
   const messages: Array<FormattedExecutionResult<T, unknown>> = [];
+  const arrivals: number[] = [];
   let error: unknown;
   let completed = false;
   const listeners = new Set<() => void>();
@@ -33,6 +35,7 @@ export function record<T = any>(client: Client, query: string, variables?: Recor
     {
       next: (m) => {
         messages.push(m);
+        arrivals.push(performance.now());
         notify();
       },
       error: (e) => {
@@ -62,6 +65,7 @@ export function record<T = any>(client: Client, query: string, variables?: Recor
     });
   return {
     messages,
+    arrivals,
     get error() {
       return error;
     },
@@ -70,6 +74,8 @@ export function record<T = any>(client: Client, query: string, variables?: Recor
     },
     /** The `data` of every message so far. */
     data: () => messages.map((m) => m.data as T),
+    /** Resolves once `done()` holds (checked on every message, error and completion). */
+    until,
     next: (count: number, timeoutMs = 10_000) => until(() => messages.length >= count, timeoutMs, `${count} message(s)`),
     failed: (timeoutMs = 10_000) => until(() => error !== undefined, timeoutMs, 'an error'),
     dispose,
