@@ -24,6 +24,7 @@ import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
 import { graphqlPostHandler } from './graphql-post.js';
+import { mediaTypeStatusPlugin } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
@@ -158,6 +159,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       { requestDidStart: async () => ({ willSendResponse: async ({ response }) => void response.http.headers.set('cache-control', 'no-store') }) },
       // Close subscriptions when Apollo drains the server.
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
+      // 200 for request errors to clients that read only application/json (GraphQL over HTTP).
+      mediaTypeStatusPlugin(),
       // Cost needs the variables (page sizes usually are), hence after validation.
       {
         requestDidStart: async () => ({
