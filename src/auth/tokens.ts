@@ -5,6 +5,7 @@ import {
   createLocalJWKSet,
   createRemoteJWKSet,
   errors as joseErrors,
+  jwksCache,
   jwtVerify,
   type JWTVerifyGetKey,
   type JWTVerifyOptions,
@@ -28,6 +29,12 @@ export interface TokenVerifierOptions {
   readonly audience?: string;
   /** Seconds of clock skew tolerated on `exp`/`nbf`. */
   readonly clockToleranceSec?: number;
+  /**
+   * JWKS URL only: seconds after a fetch of the key set before a token naming
+   * a key it lacks makes it fetch again (a rotation). The set is also fetched
+   * again once it is 10 minutes old.
+   */
+  readonly jwksCooldownSec?: number;
 }
 
 /** A token that passed every check. */
@@ -72,13 +79,20 @@ export class TokenVerifier {
   private readonly key: Uint8Array | JWTVerifyGetKey;
   private readonly options: JWTVerifyOptions;
   /**
+   * The key material now in use: the same object until it is replaced (a
+   * JWKS URL's set fetched again), so a token remembered under another one is
+   * verified afresh — a key removed from the set stops being honoured with it.
+   */
+  private readonly keyMaterial: () => unknown;
+  /**
    * Tokens verified recently, by their exact text (signature included), until
-   * they expire and at most a minute: a client sends the same token with
-   * every request, and jose's verification costs about 80 µs of CPU each
+   * they expire and at most a minute, and only while the key material they
+   * were verified with is in use: a client sends the same token with every
+   * request, and jose's verification costs about 80 µs of CPU each
    * (bench/README.md). Only the expiry depends on the time; it is checked on
    * every use.
    */
-  private readonly verified = new Map<string, { readonly result: VerifiedToken; readonly until: number }>();
+  private readonly verified = new Map<string, { readonly result: VerifiedToken; readonly until: number; readonly keys: unknown }>();
 
   constructor(options: TokenVerifierOptions) {
     if (Boolean(options.secret) === Boolean(options.jwks)) {
@@ -94,11 +108,21 @@ export class TokenVerifier {
         ['verify'],
       );
       this.key = () => hmac;
+      this.keyMaterial = () => hmac;
+    } else if (/^https?:\/\//i.test(options.jwks!)) {
+      // jose records each fetched set here (`jwks` is a new object per fetch).
+      const fetched: { jwks?: unknown } = {};
+      this.key = createRemoteJWKSet(new URL(options.jwks!), {
+        timeoutDuration: 5000,
+        cooldownDuration: (options.jwksCooldownSec ?? 30) * 1000,
+        [jwksCache]: fetched as Record<string, never>,
+      });
+      this.keyMaterial = () => fetched.jwks;
     } else {
-      const source = options.jwks!;
-      this.key = /^https?:\/\//i.test(source)
-        ? createRemoteJWKSet(new URL(source), { timeoutDuration: 5000, cooldownDuration: 30_000 })
-        : createLocalJWKSet(JSON.parse(readFileSync(source, 'utf8')));
+      // A file is read once, at start.
+      const local = createLocalJWKSet(JSON.parse(readFileSync(options.jwks!, 'utf8')));
+      this.key = local;
+      this.keyMaterial = () => local;
     }
     this.options = {
       algorithms: options.secret ? ['HS256'] : ['RS256', 'ES256'],
@@ -111,11 +135,13 @@ export class TokenVerifier {
 
   /** Resolves with the actor, or rejects with UNAUTHENTICATED saying why. */
   async verify(token: string): Promise<VerifiedToken> {
+    // Read before verifying: a set replaced meanwhile leaves this entry stale, verified again on its next use.
+    const keys = this.keyMaterial();
     const known = this.verified.get(token);
-    if (known && Date.now() < known.until) return known.result;
+    if (known && known.keys === keys && Date.now() < known.until) return known.result;
     const result = await this.verifyNow(token);
     if (this.verified.size >= MAX_REMEMBERED_TOKENS) this.verified.clear();
-    this.verified.set(token, { result, until: Math.min(result.expiresAt.getTime(), Date.now() + REMEMBER_TOKENS_MS) });
+    this.verified.set(token, { result, keys, until: Math.min(result.expiresAt.getTime(), Date.now() + REMEMBER_TOKENS_MS) });
     return result;
   }
 

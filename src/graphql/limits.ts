@@ -5,6 +5,8 @@ import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
   getNullableType,
+  getOperationAST,
+  getVariableValues,
   isListType,
   specifiedRules,
   type DocumentNode,
@@ -62,14 +64,44 @@ const listEstimator: ComplexityEstimator = ({ type, args, field, childComplexity
 
 const ESTIMATORS = [listEstimator, simpleEstimator({ defaultComplexity: 1 })];
 
-/** The estimated cost of running `operationName` of `document` with `variables`. */
+/**
+ * Fields the estimator visits at most, fragments expanded at every spread
+ * (graphql-query-complexity's own default, stated): a document that expands
+ * past it is refused as too complex to estimate. The example operations
+ * visit fewer than 200.
+ */
+const MAX_ESTIMATED_NODES = 10_000;
+
+/**
+ * The estimated cost of running `operationName` of `document` with
+ * `variables`. Throws when it cannot be estimated: variables or arguments
+ * that do not coerce, more than MAX_ESTIMATED_NODES fields.
+ */
 export function estimateCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   variables: Record<string, unknown> | undefined,
   operationName: string | undefined | null,
 ): number {
-  return getComplexity({ schema, query: document, variables: variables ?? {}, operationName: operationName ?? undefined, estimators: ESTIMATORS });
+  return getComplexity({
+    schema,
+    query: document,
+    variables: variables ?? {},
+    operationName: operationName ?? undefined,
+    estimators: ESTIMATORS,
+    maxQueryNodes: MAX_ESTIMATED_NODES,
+  });
+}
+
+/** Whether the operation's variables coerce (execution reports those that do not, before anything runs). */
+function variablesCoerce(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+): boolean {
+  const operation = getOperationAST(document, operationName);
+  return !getVariableValues(schema, operation?.variableDefinitions ?? [], variables ?? {}).errors;
 }
 
 /**
@@ -103,8 +135,12 @@ export function allValidationRules(limits: OperationLimits): ValidationRule[] {
 
 /**
  * Refuses an operation whose estimated cost is above the limit, saying by how
- * much. Call after validation, with the request's variables (page sizes are
- * usually variables).
+ * much, and one whose cost cannot be estimated: an argument that does not
+ * coerce (a null variable where the argument needs a value) would otherwise
+ * let the rest of the operation run unpriced. Only variables that do not
+ * coerce are left to execution, which refuses the whole operation for them
+ * with its own messages. Call after validation, with the request's variables
+ * (page sizes are usually variables).
  */
 export function checkCost(
   limits: OperationLimits,
@@ -116,9 +152,14 @@ export function checkCost(
   let cost: number;
   try {
     cost = estimateCost(schema, document, variables, operationName);
-  } catch {
-    // Bad variables and the like are reported by execution, with their own message.
-    return;
+  } catch (error) {
+    if (!variablesCoerce(schema, document, variables, operationName)) return;
+    // Anything but graphql's own complaint about the request is a fault of ours: an internal error.
+    if (!(error instanceof GraphQLError)) throw error;
+    throw new GraphQLError(`The cost of this operation could not be estimated, so it was not run: ${error.message}`, {
+      nodes: error.nodes,
+      extensions: { code: 'QUERY_TOO_COMPLEX', http: { status: 400 } },
+    });
   }
   if (cost > limits.maxCost) {
     throw new GraphQLError(

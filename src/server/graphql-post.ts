@@ -1,5 +1,6 @@
 import type http from 'node:http';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { refuseTooLarge } from './body-limit.js';
 
 /**
  * `POST /graphql` with a plain JSON body, served by node:http directly: the
@@ -9,9 +10,11 @@ import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
  * methods (GET, the IDE), other content types or charsets, compressed bodies —
  * is not taken (`accepts` says no) and goes through express as before.
  *
- * Same contract as express.json + @as-integrations/express5: bodies above
- * `maxBodyBytes` are 413 PAYLOAD_TOO_LARGE, a body that is not a JSON object
- * or array is 400 BAD_REQUEST "not valid JSON", and Apollo answers the rest.
+ * Same contract as express.json + @as-integrations/express5: a body that
+ * grows past `maxBodyBytes` is 413 PAYLOAD_TOO_LARGE (refuseTooLarge; a
+ * declared Content-Length over it never gets here, see http.ts), a body that
+ * is not a JSON object or array is 400 BAD_REQUEST "not valid JSON", and
+ * Apollo answers the rest.
  */
 export function graphqlPostHandler<C extends BaseContext>(options: {
   readonly apollo: ApolloServer<C>;
@@ -71,14 +74,6 @@ export function graphqlPostHandler<C extends BaseContext>(options: {
     },
 
     serve(req: http.IncomingMessage, res: http.ServerResponse): void {
-      const declared = Number(req.headers['content-length'] ?? 0);
-      const tooLarge = () => {
-        // Stop reading; the connection closes after the answer.
-        res.setHeader('connection', 'close');
-        sendError(res, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBodyBytes} bytes`);
-        req.resume();
-      };
-      if (declared > maxBodyBytes) return tooLarge();
       const chunks: Buffer[] = [];
       let size = 0;
       let refused = false;
@@ -87,7 +82,8 @@ export function graphqlPostHandler<C extends BaseContext>(options: {
         size += chunk.length;
         if (size > maxBodyBytes) {
           refused = true;
-          tooLarge();
+          chunks.length = 0;
+          refuseTooLarge(req, res, maxBodyBytes);
           return;
         }
         chunks.push(chunk);
@@ -101,6 +97,8 @@ export function graphqlPostHandler<C extends BaseContext>(options: {
         });
       });
       req.on('error', (error) => {
+        // After a refusal, the drain ends the connection itself.
+        if (refused) return;
         refused = true;
         options.onError(error);
         res.destroy();

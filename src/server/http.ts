@@ -22,7 +22,9 @@ import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/status.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
+import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
 import { graphqlPostHandler } from './graphql-post.js';
+import { mediaTypeStatusPlugin } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
@@ -91,7 +93,18 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const app = express();
   // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
   let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
-  const server = http.createServer((req, res) => (graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res)));
+  const dispatch = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // Whatever the route: no body above the limit is ever read.
+    if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
+    return graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res);
+  };
+  const server = http.createServer(dispatch);
+  // `Expect: 100-continue`: the client waits to be told to send its body; one too large is refused instead.
+  server.on('checkContinue', (req, res) => {
+    if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
+    res.writeContinue();
+    dispatch(req, res);
+  });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
   const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
@@ -144,6 +157,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       { requestDidStart: async () => ({ willSendResponse: async ({ response }) => void response.http.headers.set('cache-control', 'no-store') }) },
       // Close subscriptions when Apollo drains the server.
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
+      // 200 for request errors to clients that read only application/json (GraphQL over HTTP).
+      mediaTypeStatusPlugin(),
       // Cost needs the variables (page sizes usually are), hence after validation.
       {
         requestDidStart: async () => ({
@@ -202,17 +217,17 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   // Errors before GraphQL (unparsable or oversized bodies) get a GraphQL-shaped
   // JSON answer, never express's HTML page with a stack trace.
-  app.use((error: unknown, _req: express.Request, res: express.Response, next: express.NextFunction) => {
+  app.use((error: unknown, req: express.Request, res: express.Response, next: express.NextFunction) => {
     if (res.headersSent) return next(error);
     const { status, type } = (error ?? {}) as { status?: unknown; type?: unknown };
+    // An inflated body past the limit: the same answer and drain as on the direct path.
+    if (type === 'entity.too.large') return refuseTooLarge(req, res, deps.maxBodyBytes);
     const [code, message] =
       type === 'entity.parse.failed'
         ? ['BAD_REQUEST', 'The request body is not valid JSON']
-        : type === 'entity.too.large'
-          ? ['PAYLOAD_TOO_LARGE', `The request body is larger than ${deps.maxBodyBytes} bytes`]
-          : typeof status === 'number' && status >= 400 && status < 500
-            ? ['BAD_REQUEST', 'The request could not be read']
-            : ['INTERNAL_SERVER_ERROR', 'Internal server error'];
+        : typeof status === 'number' && status >= 400 && status < 500
+          ? ['BAD_REQUEST', 'The request could not be read']
+          : ['INTERNAL_SERVER_ERROR', 'Internal server error'];
     if (code === 'INTERNAL_SERVER_ERROR') deps.logger.error({ err: error }, 'unexpected error before GraphQL');
     const httpStatus = typeof status === 'number' && status >= 400 && status < 600 ? status : 500;
     res.status(httpStatus).json({ errors: [{ message, extensions: { code } }] });

@@ -70,13 +70,18 @@ function inputError(error: unknown): GraphQLError {
 /**
  * What makes two subscriptions' results for one event identical: the query
  * text (equal texts share one cached document, whose source it is), the
- * operation, the variables and the caller.
+ * operation, the variables and the caller. Undefined (not shared) when there
+ * is none: variables nested too deep for JSON.stringify, say.
  */
 function shareKey(args: ExecutionArgs): string | undefined {
   const query = args.document.loc?.source.body;
   if (query === undefined) return undefined;
   const { actor } = args.contextValue as GraphQLContext;
-  return JSON.stringify([query, args.operationName ?? null, args.variableValues ?? null, actor.role, 'userId' in actor ? actor.userId : null]);
+  try {
+    return JSON.stringify([query, args.operationName ?? null, args.variableValues ?? null, actor.role, 'userId' in actor ? actor.userId : null]);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -98,10 +103,11 @@ function sharedSubscribe() {
     return result;
   };
   return async (args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> => {
+    // Before the stream opens: nothing may fail between opening it and handing it over.
+    const key = shareKey(args);
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const source = (stream as AsyncGenerator<unknown>)[Symbol.asyncIterator]();
-    const key = shareKey(args);
     const map = async (next: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
       next.done ? { done: true, value: undefined } : { done: false, value: await executeShared(args, next.value, key) };
     // An iterator object, not an async generator: `return()` must reach the
@@ -174,6 +180,10 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
 
   const disposable = useServer<Record<string, unknown>>(
     {
+      // graphql-ws closes a socket whose handling threw (4500) with the
+      // exception's message as the reason unless it believes it runs in
+      // production (NODE_ENV): the reason is always "Internal server error".
+      isProd: true,
       schema: deps.schema,
       subscribe: sharedSubscribe(),
       connectionInitWaitTimeout: deps.limits.connectionInitTimeoutMs,
@@ -194,7 +204,11 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
           closeAtExpiry(ctx, ctx.extra.socket, verified.expiresAt);
           return true;
         } catch (error) {
-          if (!(error instanceof DomainError)) throw error;
+          if (!(error instanceof DomainError)) {
+            // graphql-ws closes the socket with 4500 "Internal server error".
+            deps.logger.error({ err: error }, 'unexpected error in websocket connection_init');
+            throw error;
+          }
           deps.logger.debug({ reason: error.message }, 'websocket authentication refused');
           return false;
         }

@@ -414,6 +414,40 @@ describe('TokenVerifier remembers verified tokens (a client sends the same one w
     await expect(verifier.verify(token)).rejects.toThrow(/expired/);
   });
 
+  it('drops a remembered token when the JWKS at its URL rotates: a token signed by the removed key is refused on its next use', async () => {
+    const [oldKey, newKey] = [await generateKeyPair('ES256', { extractable: true }), await generateKeyPair('ES256', { extractable: true })];
+    const published = async (key: CryptoKey, kid: string) => ({ keys: [{ ...(await exportJWK(key)), kid, alg: 'ES256', use: 'sig' }] });
+    let jwks = await published(oldKey.publicKey, 'old');
+    let fetches = 0;
+    const jwksServer = http.createServer((_req, res) => {
+      fetches++;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = jwksServer.address() as AddressInfo;
+      // No cooldown: the first token naming an unknown key makes it fetch the set again.
+      const verifier = new TokenVerifier({ jwks: `http://127.0.0.1:${port}/jwks.json`, jwksCooldownSec: 0 });
+      const signed = (key: CryptoKey, kid: string) =>
+        new SignJWT({ sub: 'u-3', role: 'customer' }).setProtectedHeader({ alg: 'ES256', kid }).setExpirationTime(now() + 3600).sign(key);
+      const before = await signed(oldKey.privateKey, 'old');
+      expect((await verifier.verify(before)).actor).toEqual({ role: 'customer', userId: 'u-3' });
+      // Verified once more against the set as fetched, then remembered: no further fetch.
+      await verifier.verify(before);
+      await verifier.verify(before);
+      expect(fetches).toBe(1);
+
+      // Rotation: the old key is gone from the set, a new one is in.
+      jwks = await published(newKey.publicKey, 'new');
+      expect((await verifier.verify(await signed(newKey.privateKey, 'new'))).actor.userId).toBe('u-3');
+      expect(fetches).toBe(2);
+      await expect(verifier.verify(before)).rejects.toThrow(/no key in the key set matches the token/);
+    } finally {
+      jwksServer.closeAllConnections();
+      await new Promise((resolve) => jwksServer.close(resolve));
+    }
+  });
+
   it('refuses a remembered token whose payload was altered (customer → admin)', async () => {
     const verifier = new TokenVerifier({ secret: TEST_JWT_SECRET });
     const token = await sign({ sub: 'u-2', role: 'customer' }, now() + 3600);

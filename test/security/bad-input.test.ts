@@ -120,6 +120,38 @@ describe('values of the right type the domain refuses → BAD_USER_INPUT naming 
   });
 });
 
+describe('variables the operation does not declare', () => {
+  /**
+   * `variables` as JSON text with an extra `junk` array nested 20,000 deep:
+   * JSON.parse takes it, JSON.stringify overflows the stack on it (so it is
+   * written out by hand here).
+   */
+  const withJunk = (variables: Record<string, unknown>) => JSON.stringify(variables).replace(/}$/, `,"junk":${'['.repeat(20_000)}${']'.repeat(20_000)}}`);
+
+  it('an extra one nested 20,000 deep is ignored over HTTP: the query is answered', async () => {
+    const { status, json } = await post(server, `{"query":${JSON.stringify(PRODUCTS)},"variables":${withJunk({ pageSize: 1 })}}`);
+    expect(status).toBe(200);
+    expect(json).toEqual({ data: { products: { total: expect.any(Number) } } });
+  });
+
+  it('and over graphql-ws: the subscription is served, and once completed leaves nothing open', async () => {
+    const open = server.app.subscriptions.size;
+    const client = await wsConnect(server, sockets);
+    const query = 'subscription($id: ID!) { userProfileChanged(userId: $id) { id name } }';
+    client.send(`{"id":"deep","type":"subscribe","payload":{"query":${JSON.stringify(query)},"variables":${withJunk({ id: userId })}}}`);
+    await client.until(() => client.closeEvent !== undefined || client.of('deep').length > 0, 10_000, 'the first message');
+    expect(client.closeEvent, JSON.stringify(client.closeEvent)).toBeUndefined();
+    expect(client.of('deep').map((r) => r.message)).toEqual([
+      { id: 'deep', type: 'next', payload: { data: { userProfileChanged: { id: userId, name: 'Existing customer' } } } },
+    ]);
+    expect(server.app.subscriptions.size).toBe(open + 1);
+    client.complete('deep');
+    const deadline = Date.now() + 5_000;
+    while (server.app.subscriptions.size > open && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.app.subscriptions.size).toBe(open);
+  });
+});
+
 describe('unknown operations and fields', () => {
   const TWO = 'query First { products(pageSize: 1) { total } } mutation Second { registerUser(input: { name: "Second", email: "second@example.com" }) { userId } }';
 

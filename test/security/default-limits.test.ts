@@ -35,7 +35,7 @@ import { loadConfig } from '../../src/config.js';
 import { uniqueEmail } from '../support/operations.js';
 import { sleep, type RawWsClient } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { codesOf, expectNothingLeakedSoFar, post, wsConnect, wsRun } from './support.js';
+import { codesOf, expectNothingLeakedSoFar, post, written, wsConnect, wsRun } from './support.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const schema = buildSchema(readFileSync(join(ROOT, 'schema.graphql'), 'utf8'));
@@ -240,6 +240,39 @@ describe('one step past each default is refused before execution', () => {
     expect(refused.json, refused.text.slice(0, 500)).not.toHaveProperty('data');
     expect(refused.json.errors.length).toBeGreaterThan(0);
     expect(refused.status).toBeGreaterThanOrEqual(400);
+  });
+});
+
+describe('a document the cost estimator cannot walk (more than 10,000 fields once fragments are expanded)', () => {
+  /** A registration whose selection spreads F7, which spreads F6 four times, and so on: 4^7 = 16,384 `userId`s. */
+  const exploding = () => ({
+    query: [
+      'mutation($input: RegisterUserInput!) { registerUser(input: $input) { ...F7 } }',
+      'fragment F0 on UserPayload { userId }',
+      ...Array.from({ length: 7 }, (_, i) => `fragment F${i + 1} on UserPayload { ${Array.from({ length: 4 }, () => `...F${i}`).join(' ')} }`),
+    ].join('\n'),
+    variables: { input: { name: 'Exploding', email: uniqueEmail('fragments') } },
+  });
+
+  it('is refused with 400 QUERY_TOO_COMPLEX saying so, and nothing is written', async () => {
+    const { result, events } = await written(server, () => post(server, exploding()));
+    expect(result.status, result.text).toBe(400);
+    expect(result.json).toEqual({
+      errors: [
+        {
+          message: 'The cost of this operation could not be estimated, so it was not run: Query exceeds the maximum allowed number of nodes.',
+          extensions: { code: 'QUERY_TOO_COMPLEX' },
+        },
+      ],
+    });
+    expect(events).toBe(0);
+  });
+
+  it('the same registration selecting F3 (64 fields) is executed', async () => {
+    const { query, variables } = exploding();
+    const { result, events } = await written(server, () => post(server, { query: query.replace('{ ...F7 }', '{ ...F3 }').replace(/\nfragment F[4-7] .*/g, ''), variables }));
+    expect(result.json, result.text.slice(0, 300)).toEqual({ data: { registerUser: { userId: expect.any(String) } } });
+    expect(events).toBe(1);
   });
 });
 

@@ -6,13 +6,19 @@
  * server's own database, so the queries that read them fail in the database
  * driver. (Every other suite in this folder also checks all its responses
  * for leaks in its last test.)
+ *
+ * A WebSocket closed because of an internal error (4500) says only
+ * "Internal server error" as its reason, in development as in production:
+ * graphql-ws would put the exception's message there outside production.
  */
+import { createHmac } from 'node:crypto';
+import { CloseCode } from 'graphql-ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, bearer } from '../support/auth.js';
+import { ADMIN, TEST_JWT_SECRET, bearer } from '../support/auth.js';
 import { registerUser } from '../support/operations.js';
-import type { RawWsClient } from '../support/raw-ws.js';
+import { RawWsClient } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { expectNoLeak, expectNothingLeakedSoFar, post, request, wsConnect, wsRun } from './support.js';
+import { expectNoLeak, expectNothingLeakedSoFar, post, request, seen, wsConnect, wsRun } from './support.js';
 
 let server: TestServer;
 let userId: string;
@@ -77,6 +83,55 @@ describe('an internal error (a read-model table is gone)', () => {
     expect(messages[0]!.type).toBe('error');
     expect(messages[0]!.payload).toEqual([expect.objectContaining(MASKED)]);
     expectNoLeak(JSON.stringify(messages));
+  });
+});
+
+/**
+ * A token correctly signed with the server's secret whose `role` claim is an
+ * array nested `depth` deep: verification succeeds, and describing the bad
+ * role in the refusal overflows the stack (JSON.stringify) — an internal
+ * error in connection_init, not a refusal. Built by hand: a signing library
+ * would overflow the same way serializing the payload.
+ */
+function tokenWithRoleNested(depth: number): string {
+  const encode = (json: string) => Buffer.from(json).toString('base64url');
+  const header = encode(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const role = '['.repeat(depth) + ']'.repeat(depth);
+  const payload = encode(`{"sub":"test-admin","exp":${Math.floor(Date.now() / 1000) + 3600},"role":${role}}`);
+  const signature = createHmac('sha256', TEST_JWT_SECRET).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
+}
+
+describe.each(['development', 'production'])('WebSocket close reasons with NODE_ENV=%s', (mode) => {
+  let modeServer: TestServer;
+  beforeAll(async () => {
+    // graphql-ws reads NODE_ENV from the environment when it is attached.
+    const previous = process.env.NODE_ENV;
+    process.env.NODE_ENV = mode;
+    try {
+      modeServer = await startTestServer({ NODE_ENV: mode });
+    } finally {
+      process.env.NODE_ENV = previous;
+    }
+  });
+  afterAll(() => modeServer?.stop());
+
+  it('an internal error in connection_init closes the socket with 4500 and the reason "Internal server error", nothing more', async () => {
+    const client = await RawWsClient.connect(modeServer.url, { init: false });
+    sockets.push(client);
+    client.send({ type: 'connection_init', payload: { authorization: `Bearer ${tokenWithRoleNested(20_000)}` } });
+    const closed = await client.closed;
+    // The fault happened: not a refusal (4403) but an internal error.
+    expect(closed.code).toBe(CloseCode.InternalServerError);
+    expect(closed.reason).toBe('Internal server error');
+    expect(client.received).toEqual([]);
+    seen.push({ what: `ws close (${mode})`, text: `${closed.code} ${closed.reason}` });
+  });
+
+  it('other connections are unaffected: a valid token is acknowledged and served', async () => {
+    const client = await wsConnect(modeServer, sockets);
+    const { messages } = await wsRun(client, 'q', { query: '{ __typename }' });
+    expect(messages[0]).toMatchObject({ type: 'next', payload: { data: { __typename: 'Query' } } });
   });
 });
 

@@ -233,6 +233,54 @@ describe('cost, other ways to give a page size', () => {
   });
 });
 
+describe('cost that cannot be estimated (an argument that does not coerce) → refused, not run unpriced', () => {
+  /**
+   * Two registrations: the first costs 63 (over the limit of 50); the second
+   * takes its name from `$name`, declared nullable with a default, so it
+   * validates — but sent as null, the argument has no value and the cost
+   * estimator throws on it.
+   */
+  const probe = (name: string | null) => ({
+    query: `mutation Register($input: RegisterUserInput!, $name: String = "Second") {
+      registerUser(input: $input) { user { orders(pageSize: 60) { total } } }
+      second: registerUser(input: { name: $name, email: "second@example.com" }) { userId }
+    }`,
+    variables: { input: { name: 'Probe', email: uniqueEmail('unpriced') }, name },
+  });
+  const UNPRICED = /^The cost of this operation could not be estimated, so it was not run: Argument "input" has invalid value \{name: \$name, email: "second@example\.com"\}\.$/;
+
+  it('with the name given, the cost is known and over the limit: QUERY_TOO_COMPLEX', async () => {
+    const { result, events } = await written(server, () => post(server, probe('Second')));
+    expect(result.json.errors[0].message).toMatch(/^Query cost 65 exceeds the limit of 50/);
+    expect(events).toBe(0);
+  });
+
+  it('with the name null → 400 QUERY_TOO_COMPLEX saying why the cost is unknown; nothing executed, nothing written', async () => {
+    const { result, events } = await written(server, () => post(server, probe(null)));
+    expect(result.status, result.text).toBe(400);
+    expect(result.json).toEqual({ errors: [{ message: expect.stringMatching(UNPRICED), locations: [{ line: 3, column: 35 }], extensions: { code: 'QUERY_TOO_COMPLEX' } }] });
+    expect(events).toBe(0);
+  });
+
+  it('over graphql-ws → an error message, the same; nothing written, the connection stays usable', async () => {
+    const client = await wsConnect(server, sockets);
+    const { result, events } = await written(server, () => wsRun(client, 'unpriced', probe(null)));
+    expect(result.closed).toBeUndefined();
+    expect(result.messages).toEqual([
+      { id: 'unpriced', type: 'error', payload: [{ message: expect.stringMatching(UNPRICED), locations: [{ line: 3, column: 35 }], extensions: { code: 'QUERY_TOO_COMPLEX' } }] },
+    ]);
+    expect(events).toBe(0);
+    expect((await wsRun(client, 'after', { query: '{ __typename }' })).messages[0]).toMatchObject({ type: 'next' });
+  });
+
+  it('variables that do not coerce are still refused by execution, with its own message (BAD_USER_INPUT)', async () => {
+    const { result, events } = await written(server, () => post(server, { ...probe('Second'), variables: { input: { name: 'Probe' } } }));
+    expect(result.status).toBe(400);
+    expect(result.json.errors).toEqual([expect.objectContaining({ message: expect.stringMatching(/Field "email" of required type "String!" was not provided/), extensions: { code: 'BAD_USER_INPUT' } })]);
+    expect(events).toBe(0);
+  });
+});
+
 describe('depth, counted through fragments', () => {
   it('a fragment does not hide depth: 4 levels through a fragment accepted, 5 refused (nothing written)', async () => {
     const viaFragment = (inner: string) => ({

@@ -2,7 +2,8 @@
  * Hostile HTTP requests to /graphql: batches, cross-site ("simple") requests,
  * bodies that are not a GraphQL request. Each is refused with a clear error
  * and nothing is written; the legitimate forms of the same request work.
- * Body size: hostile-input.test.ts.
+ * Body size: hostile-input.test.ts (the limit) and request-body.test.ts
+ * (how larger bodies are refused).
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
