@@ -5,8 +5,8 @@ import { refuseTooLarge } from './body-limit.js';
 /**
  * `POST /graphql` with a plain JSON body, served by node:http directly: the
  * one request shape every client sends. Express, its router and its body
- * parser cost about 15% of the server's CPU per request in the benchmark
- * profiles (bench/README.md) and add nothing here. Anything else — other
+ * parser add CPU per request (measured in bench/README.md) and nothing else
+ * here. Anything else — other
  * methods (GET, the IDE), other content types or charsets, compressed bodies —
  * is not taken (`accepts` says no) and goes through express as before.
  *
