@@ -1,3 +1,4 @@
+import { DatabaseUnavailableError } from '../../src/sql/client.js';
 import { randomUUID } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -199,7 +200,11 @@ describe(`the plain-SQL port, db.sql (${kind})`, () => {
           await new Promise((resolve) => setTimeout(resolve, 200));
           return tx.$queryRaw`SELECT 1`;
         });
-        await expect(cut).rejects.toThrow(/terminat|Connection/i);
+        // The port's contract: a fault of the moment, its outcome unknown, the driver's error as the cause.
+        const error = await cut.then(() => undefined, (e: unknown) => e);
+        expect(error).toBeInstanceOf(DatabaseUnavailableError);
+        expect((error as DatabaseUnavailableError).fault).toBe('ambiguous');
+        expect(String((error as Error).cause)).toMatch(/terminat|Connection/i);
         expect(uncaught).toEqual([]);
         // The pool goes on with fresh connections.
         for (let i = 0; i < 12; i++) {
