@@ -19,6 +19,7 @@ import { usersProjection } from './projections/users/projection.js';
 import { resolveAuth } from './auth/setup.js';
 import { Metrics } from './observability/metrics.js';
 import { createHttpServer } from './server/http.js';
+import { logStartup } from './server/startup-log.js';
 import { CommandService } from './write/commands.js';
 import { withFaultTranslation } from './write-model/faults.js';
 import { sqlWriteModel } from './write-model/stores.js';
@@ -117,9 +118,6 @@ function coalescing(notifications: Notifications, channel: string, onError: (e: 
 }
 
 /** The composition root: wires the write side, the event log, projections and the API. */
-/** Lifetime of the development admin token printed at start. */
-const DEV_TOKEN_TTL_SEC = 12 * 3600;
-
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   // Before the database: a deployment without token configuration does not start.
   const auth = resolveAuth(config);
@@ -275,15 +273,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   });
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url, port, database: db.kind }, 'server started');
-  if (auth.development && auth.mint) {
-    const token = await auth.mint('dev-admin', 'admin', DEV_TOKEN_TTL_SEC);
-    logger.info(
-      { token, headers: { Authorization: `Bearer ${token}` } },
-      'development admin token (embedded database only, valid 12 h): paste `headers` into the IDE\'s Headers tab; ' +
-        '`npm run token -- --user <id>` mints customer tokens',
-    );
-  }
+  await logStartup(logger, config, { url, port, database: db.kind, auth });
 
   let stopping: Promise<void> | undefined;
   return {

@@ -1,6 +1,6 @@
 import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, logFormat } from '../../src/logger.js';
 import type { AuthenticatedActor } from '../../src/domain/access.js';
 import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
 import { createTestDatabase } from './databases.js';
@@ -60,7 +60,7 @@ export async function startTestServer(
       ...configOverrides,
     },
   );
-  const app = await startApp(config, createLogger(config.LOG_LEVEL), {
+  const app = await startApp(config, createLogger(config.LOG_LEVEL, logFormat(config)), {
     onQuery: (sql) => statements.push(sql),
     runProjectors,
     projectionFault,
