@@ -248,6 +248,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
+    ideDevToken: auth.devToken,
     tokens: auth.verifier,
     isTransientFault,
     metrics: config.METRICS_ENABLED ? metrics : undefined,

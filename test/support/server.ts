@@ -37,14 +37,14 @@ export interface TestServer {
 }
 
 /**
- * Starts the real server on a fresh database of this run's kind, on a free
- * port. `stop` shuts it down gracefully and drops the database.
+ * Starts the real server on a fresh database of this run's kind (or `kind`),
+ * on a free port. `stop` shuts it down gracefully and drops the database.
  */
 export async function startTestServer(
-  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> = {},
+  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> & { kind?: DbKind } = {},
 ): Promise<TestServer> {
-  const { runProjectors, projectionFault, ...configOverrides } = overrides;
-  const database = await createTestDatabase(testDbKind());
+  const { runProjectors, projectionFault, kind, ...configOverrides } = overrides;
+  const database = await createTestDatabase(kind ?? testDbKind());
   const statements: string[] = [];
   const config = loadConfig(
     {},
