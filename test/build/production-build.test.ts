@@ -66,11 +66,11 @@ beforeAll(async () => {
   }
   await symlink(join(ROOT, 'node_modules'), join(sources, 'node_modules'), 'dir');
   // Code generation and a full type-checking compile, on a shared machine.
-  await run('npm', ['run', 'build'], sources, 5 * 60_000);
+  await run('npm', ['run', 'build'], sources, 4 * 60_000);
 
   for (const entry of DEPLOYMENT) await cp(join(sources, entry), join(deployment, entry), { recursive: true });
   // Production dependencies only; the package's postinstall must cope without the code generators.
-  await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], deployment, 8 * 60_000);
+  await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], deployment, 5 * 60_000);
 
   await admin(`CREATE DATABASE "${database}"`);
   server = await startServerProcess({
@@ -80,9 +80,9 @@ beforeAll(async () => {
     // A deployment: production mode, tokens signed with a configured secret.
     env: { NODE_ENV: 'production', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_FORMAT: undefined, PGLITE_DIR: undefined },
     // Migrating an empty database through the Prisma CLI comes first.
-    startTimeoutMs: 3 * 60_000,
+    startTimeoutMs: 2 * 60_000,
   });
-}, 20 * 60_000);
+}, 12 * 60_000);
 
 afterAll(async () => {
   await server?.stop().catch(() => server?.kill('SIGKILL'));
