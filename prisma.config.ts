@@ -1,50 +1,6 @@
 /**
- * Prisma CLI configuration, fully offline.
- *
- * - `DATABASE_URL` set: PostgreSQL through `@prisma/adapter-pg` (with the
- *   catalog-types pool and a real shadow database, see migration-adapters.ts).
- * - otherwise: PGlite in `PGLITE_DIR` (default ./data/pglite, relative to the
- *   working directory). PGlite cannot be a shadow database, so only
- *   `migrate deploy` / `migrate status` work there; author migrations with
- *   `migrate dev` against PostgreSQL.
+ * Prisma CLI configuration for `npx prisma …` and the `db:*` / `generate`
+ * scripts. It lives in src/ (src/infrastructure/db/prisma-config.ts) so that a
+ * build ships it compiled, for the migrations the server applies at start.
  */
-import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'prisma/config';
-import { pgliteMigrationAdapter, pgMigrationAdapter } from './src/infrastructure/db/migration-adapters.js';
-import { DEFAULT_PGLITE_DIR } from './src/infrastructure/db/pglite.js';
-import { installPrismaCliProcessHooks } from './src/infrastructure/db/prisma-cli-process.js';
-
-// With these set the CLI does not try to download the native schema/query
-// engines (there is no network). It only checks that the paths exist; they
-// are never executed, because `engine: 'js'` migrates through the driver
-// adapter and the `prisma-client` generator with engineType "client" needs
-// no engine. So any existing file will do: this one.
-const dummyEngine = fileURLToPath(import.meta.url);
-process.env.PRISMA_SCHEMA_ENGINE_BINARY ??= dummyEngine;
-process.env.PRISMA_QUERY_ENGINE_LIBRARY ??= dummyEngine;
-// No update check / telemetry request to checkpoint.prisma.io.
-process.env.CHECKPOINT_DISABLE ??= '1';
-process.env.PRISMA_HIDE_UPDATE_MESSAGE ??= '1';
-
-// Exit as soon as the command is done, and close PGlite cleanly.
-installPrismaCliProcessHooks();
-
-// The schema's `url = env("DATABASE_URL")` is mandatory syntax, and the CLI
-// refuses to start if the variable is unset, even though with a driver
-// adapter the URL is never used. In PGlite mode, satisfy it with a
-// placeholder (recognised here, in case this file is evaluated again).
-const PGLITE_PLACEHOLDER_URL = 'postgresql://pglite.invalid/unused-placeholder';
-const databaseUrl = process.env.DATABASE_URL === PGLITE_PLACEHOLDER_URL ? undefined : process.env.DATABASE_URL;
-if (!databaseUrl) process.env.DATABASE_URL = PGLITE_PLACEHOLDER_URL;
-
-export default defineConfig({
-  experimental: { adapter: true },
-  engine: 'js',
-  schema: 'prisma/schema.prisma',
-  migrations: { path: 'prisma/migrations' },
-  async adapter() {
-    return databaseUrl
-      ? pgMigrationAdapter(databaseUrl)
-      : pgliteMigrationAdapter(process.env.PGLITE_DIR ?? DEFAULT_PGLITE_DIR);
-  },
-});
+export { default } from './src/infrastructure/db/prisma-config.js';

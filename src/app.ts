@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { resolveAuth, type Auth } from './auth/setup.js';
-import { DEFAULTS, type Config } from './config.js';
+import { resolveAuth } from './auth/setup.js';
+import type { Config } from './config.js';
 import { parseCursor } from './eventlog/cursor.js';
 import { EventLogReader } from './eventlog/reader.js';
 import type { StoredEvent } from './eventlog/types.js';
@@ -18,6 +18,7 @@ import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/status.js';
 import { READ_MODELS } from './read-models/registry.js';
 import { createHttpServer } from './server/http.js';
+import { logStartup } from './server/startup-log.js';
 import { SubscriptionHub } from './subscriptions/hub.js';
 import { CommandService } from './write/commands.js';
 import { sqlWriteModel } from './write-model/stores.js';
@@ -94,7 +95,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   timers.forEach((t) => t.unref());
 
   const http = await createHttpServer({
-    ...serverOptions(config), logger, commands, read, progress, operations, subscriptions: hub, tokens: auth.verifier,
+    ...serverOptions(config), logger, commands, read, progress, operations, subscriptions: hub, tokens: auth.verifier, ideDevToken: auth.devToken,
     metrics: config.METRICS_ENABLED ? metrics : undefined, onSubscriptionMessage: () => metrics.messageSent(),
     async ready() {
       const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
@@ -103,8 +104,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   });
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
-  logger.info({ url, port, database: db.kind }, 'server started');
-  if (auth.development) await logDevToken(auth, logger);
+  await logStartup(logger, config, { url, port, database: db.kind, auth });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -141,15 +141,4 @@ function serverOptions(config: Config) {
       maxSubscriptionsPerConnection: config.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
     },
   };
-}
-
-/** On the embedded default: an admin token to paste into the IDE. */
-async function logDevToken(auth: Auth, logger: Logger): Promise<void> {
-  if (!auth.mint) return;
-  const token = await auth.mint('dev-admin', 'admin', DEFAULTS.DEV_TOKEN_TTL_S);
-  logger.info(
-    { token, headers: { Authorization: `Bearer ${token}` } },
-    "development admin token (embedded database only, valid 12 h): paste `headers` into the IDE's Headers tab; " +
-      '`npm run token -- --user <id>` mints customer tokens',
-  );
 }

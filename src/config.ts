@@ -53,6 +53,8 @@ const Env = z.object({
   /** Apply pending migrations at startup (default), or refuse to start. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** JSON lines or pretty; unset: pretty at a terminal in development, JSON otherwise (logger.ts). */
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
   /** How long a mutation payload waits for its projection before answering with an error. */
   READ_YOUR_WRITES_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_YOUR_WRITES_TIMEOUT_MS),
   DB_POOL_SIZE: z.coerce.number().int().positive().default(DEFAULTS.DB_POOL_SIZE),

@@ -1,10 +1,10 @@
 import { startApp } from './app.js';
 import { loadConfig } from './config.js';
 import { seedOnFirstStart } from './demo/seed.js';
-import { createLogger } from './logger.js';
+import { createLogger, logFormat } from './logger.js';
 
 const config = loadConfig();
-const logger = createLogger(config.LOG_LEVEL);
+const logger = createLogger(config.LOG_LEVEL, logFormat(config));
 
 try {
   const app = await startApp(config, logger);

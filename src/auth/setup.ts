@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { Config } from '../config.js';
+import { DEFAULTS, type Config } from '../config.js';
 import { TokenVerifier, mintToken, type Role } from './tokens.js';
 
 /** How this process authenticates callers. */
@@ -14,7 +14,16 @@ export interface Auth {
   readonly mint?: (userId: string, role: Role, expiresInSec: number) => Promise<string>;
   /** True when the secret is the embedded default's generated development secret. */
   readonly development: boolean;
+  /**
+   * On the embedded development default only: mints a fresh development admin
+   * token (valid {@link DEV_TOKEN_TTL_SEC}), printed at start and put into the
+   * IDE of a browser on this machine.
+   */
+  readonly devToken?: () => Promise<string>;
 }
+
+/** Lifetime of a development admin token. */
+export const DEV_TOKEN_TTL_SEC = DEFAULTS.DEV_TOKEN_TTL_S;
 
 /**
  * Where the embedded default keeps its generated secret: beside the PGlite
@@ -69,10 +78,12 @@ export function resolveAuth(config: Config): Auth {
     secret = devSecret(devSecretPath(config));
   }
   const key = secret;
+  const mint: NonNullable<Auth['mint']> = (userId, role, expiresInSec) =>
+    mintToken({ secret: key, userId, role, expiresInSec, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE });
   return {
     verifier: new TokenVerifier({ secret: key, ...claims }),
-    mint: (userId, role, expiresInSec) =>
-      mintToken({ secret: key, userId, role, expiresInSec, issuer: config.AUTH_ISSUER, audience: config.AUTH_AUDIENCE }),
+    mint,
     development,
+    devToken: development ? () => mint('dev-admin', 'admin', DEV_TOKEN_TTL_SEC) : undefined,
   };
 }

@@ -45,6 +45,8 @@ export interface HttpServerDeps {
   readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
   /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
   readonly ide?: boolean;
+  /** Mints the development admin token the IDE puts into a local browser's Headers tab (embedded default only). */
+  readonly ideDevToken?: () => Promise<string>;
   /** Checks bearer tokens (HTTP Authorization header, graphql-ws connection_init payload). */
   readonly tokens: TokenVerifier;
   /** Depth, alias, directive, token and cost limits; introspection on or off. */
@@ -203,7 +205,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       }
     });
   }
-  mountIde(app, { enabled: deps.ide ?? false });
+  mountIde(app, { enabled: deps.ide ?? false, devToken: deps.ideDevToken });
   app.use(
     '/graphql',
     express.json({ limit: deps.maxBodyBytes }),

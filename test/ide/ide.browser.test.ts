@@ -23,12 +23,13 @@ import { launchChromium } from './chromium.js';
 
 const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const SCREENSHOT = `${RESULTS_DIR}ide.png`;
+const WELCOME_SCREENSHOT = `${RESULTS_DIR}ide-welcome.png`;
 /** What Chromium sends when a person opens a URL. */
 const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8';
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer({ IDE_ENABLED: true });
+  server = await startTestServer({ kind: 'postgres', IDE_ENABLED: true });
 });
 afterAll(async () => {
   await server?.stop();
@@ -123,6 +124,42 @@ describe('IDE over HTTP', () => {
   });
 });
 
+/** The visible CodeMirror editor of a GraphiQL section ("Headers" also holds the hidden variables editor). */
+const editor = (page: Page, section: string) =>
+  page.locator(`section[aria-label="${section}"] .CodeMirror`).filter({ visible: true }).first();
+
+/**
+ * Replaces an editor's text (CodeMirror 5, as GraphiQL 3 uses), then waits
+ * out GraphiQL's debounce (100 ms) before it takes the new operation name
+ * and headers into its state, as a person would by being slower.
+ */
+async function setEditor(page: Page, section: string, text: string) {
+  await editor(page, section).evaluate((el, value) => {
+    (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value);
+  }, text);
+  await page.waitForTimeout(600);
+}
+
+/** The result pane's text, as shown on the screen. */
+const shown = (page: Page) => editor(page, 'Result Window').locator('.CodeMirror-code').innerText();
+
+/** The text of an editor (the visible one of its section). */
+const editorText = (page: Page, section: string) =>
+  editor(page, section).evaluate((el) => (el as unknown as { CodeMirror: { getValue(): string } }).CodeMirror.getValue());
+
+async function execute(page: Page) {
+  await page.getByRole('button', { name: /^Execute query/ }).click();
+}
+
+/** The lines of an editor that run past its right edge, out of sight (CodeMirror does not wrap them). */
+const cutOff = (page: Page, section: string) =>
+  editor(page, section).evaluate((el) => {
+    const right = el.getBoundingClientRect().right;
+    return [...el.querySelectorAll('.CodeMirror-line > span')]
+      .filter((line) => line.getBoundingClientRect().right > right)
+      .map((line) => line.textContent);
+  });
+
 describe('IDE in headless Chromium', () => {
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   const requests: string[] = [];
@@ -141,25 +178,6 @@ describe('IDE in headless Chromium', () => {
     await browser?.close();
   });
 
-  /** The visible CodeMirror editor of a GraphiQL section ("Headers" also holds the hidden variables editor). */
-  const editor = (page: Page, section: string) =>
-    page.locator(`section[aria-label="${section}"] .CodeMirror`).filter({ visible: true }).first();
-
-  /**
-   * Replaces an editor's text (CodeMirror 5, as GraphiQL 3 uses), then waits
-   * out GraphiQL's debounce (100 ms) before it takes the new operation name
-   * and headers into its state, as a person would by being slower.
-   */
-  async function setEditor(page: Page, section: string, text: string) {
-    await editor(page, section).evaluate((el, value) => {
-      (el as unknown as { CodeMirror: { setValue(v: string): void } }).CodeMirror.setValue(value);
-    }, text);
-    await page.waitForTimeout(600);
-  }
-
-  /** The result pane's text, as shown on the screen. */
-  const shown = (page: Page) => editor(page, 'Result Window').locator('.CodeMirror-code').innerText();
-
   async function openIde(): Promise<Page> {
     const page = await browser.context.newPage();
     await page.goto(server.url);
@@ -174,9 +192,14 @@ describe('IDE in headless Chromium', () => {
     await setEditor(page, 'Headers', JSON.stringify({ Authorization: `Bearer ${token}`, ...extra }, null, 2));
   }
 
-  async function execute(page: Page) {
-    await page.getByRole('button', { name: /^Execute query/ }).click();
-  }
+  it('on PostgreSQL, starts with an empty Headers tab and a welcome that says how to sign in', async () => {
+    // First of these tests: no tab of this origin has stored headers yet.
+    const page = await openIde();
+    expect(await editorText(page, 'Query Editor')).toContain('# Sign in first: open the "Headers" tab');
+    await page.getByRole('button', { name: 'Headers' }).click();
+    expect(await editorText(page, 'Headers')).toBe('');
+    await page.close();
+  });
 
   it('opens, has docs, explorer, history and a headers editor, and runs a query with its headers', async () => {
     const { userId } = await registerUser(server, 'Margaret Hamilton');
@@ -279,6 +302,56 @@ describe('IDE in headless Chromium', () => {
     expect(foreign).toEqual([]);
     // The subscriptions went over graphql-ws to this server.
     expect(requests).toContain(server.url.replace(/^http/, 'ws'));
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('IDE in headless Chromium on the embedded default (npm start)', () => {
+  let embedded: TestServer;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    // As `npm start` runs: PGlite, development, no token configuration.
+    embedded = await startTestServer({ kind: 'pglite', AUTH_JWT_SECRET: undefined, NODE_ENV: 'development', IDE_ENABLED: true });
+    browser = await launchChromium();
+    browser.context.on('page', (p) => p.on('pageerror', (e) => pageErrors.push(e.message)));
+  }, 20 * 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await embedded?.stop();
+  });
+
+  it('a browser on the same machine finds the admin token in the Headers tab, and the first query just runs', async () => {
+    const page = await browser.context.newPage();
+    // 127.0.0.1: a loopback request, as from a browser on this machine.
+    await page.goto(embedded.url);
+    await editor(page, 'Query Editor').waitFor({ timeout: 20_000 });
+    const welcome = await editorText(page, 'Query Editor');
+    expect(welcome).toContain('# You are signed in as the development admin');
+    expect(welcome).toContain('query Dashboard {');
+    await page.getByRole('button', { name: 'Headers' }).click();
+    const headers = JSON.parse(await editorText(page, 'Headers')) as { Authorization: string };
+    expect(headers.Authorization).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+
+    // The welcome fits the editor beside the result pane: no line runs out of
+    // sight, in this window nor in a 1280-pixel-wide one.
+    expect(await cutOff(page, 'Query Editor')).toEqual([]);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await expect.poll(() => editor(page, 'Query Editor').evaluate((el) => el.getBoundingClientRect().right)).toBeLessThan(600);
+    expect(await cutOff(page, 'Query Editor')).toEqual([]);
+    await page.setViewportSize({ width: 1440, height: 900 });
+
+    // Nothing typed, nothing pasted: the Dashboard query runs as staff.
+    await execute(page);
+    await expect.poll(() => shown(page)).toContain('"projections"');
+    const result = await shown(page);
+    expect(result).not.toContain('"errors"');
+    expect(result).toMatch(/"orders":\s*\{\s*"total":\s*0/);
+    mkdirSync(RESULTS_DIR, { recursive: true });
+    await page.screenshot({ path: WELCOME_SCREENSHOT });
+
+    await page.close();
     expect(pageErrors).toEqual([]);
   });
 });

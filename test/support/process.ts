@@ -50,6 +50,10 @@ export interface StartServerProcessOptions {
   readonly env?: Record<string, string | undefined>;
   /** How long to wait for "server started" (default 30 s). */
   readonly startTimeoutMs?: number;
+  /** Node's arguments (default `--import tsx src/main.ts`: the sources, as `npm start` runs them). */
+  readonly nodeArgs?: readonly string[];
+  /** Working directory (default the project root). */
+  readonly cwd?: string;
 }
 
 export const LEASE_ACQUIRED = 'running projection (lease acquired)';
@@ -66,15 +70,15 @@ function installExitHook() {
 }
 
 /**
- * Spawns the real server (`node --import tsx src/main.ts`) as a child process
+ * Spawns the real server (`node --import tsx src/main.ts`, or `nodeArgs`) as a child process
  * on a free port, and resolves once it logged "server started". Its JSON logs
  * are parsed and kept. Pair every call with `stop()`/`kill()`, e.g. via
  * `stopAll` in `afterAll`.
  */
 export async function startServerProcess(options: StartServerProcessOptions): Promise<ServerProcess> {
   installExitHook();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, options.nodeArgs ?? ['--import', 'tsx', 'src/main.ts'], {
+    cwd: options.cwd ?? ROOT,
     env: Object.fromEntries(
       Object.entries({
         ...process.env,

@@ -1,6 +1,6 @@
 import { startApp, type App, type StartOptions } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger, logFormat } from '../../src/logger.js';
 import type { AuthenticatedActor } from '../../src/domain/access.js';
 import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
 import { createTestDatabase } from './databases.js';
@@ -37,14 +37,14 @@ export interface TestServer {
 }
 
 /**
- * Starts the real server on a fresh database of this run's kind, on a free
- * port. `stop` shuts it down gracefully and drops the database.
+ * Starts the real server on a fresh database of this run's kind (or `kind`),
+ * on a free port. `stop` shuts it down gracefully and drops the database.
  */
 export async function startTestServer(
-  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> = {},
+  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> & { kind?: DbKind } = {},
 ): Promise<TestServer> {
-  const { runProjectors, projectionFault, ...configOverrides } = overrides;
-  const database = await createTestDatabase(testDbKind());
+  const { runProjectors, projectionFault, kind, ...configOverrides } = overrides;
+  const database = await createTestDatabase(kind ?? testDbKind());
   const statements: string[] = [];
   const config = loadConfig(
     {},
@@ -60,7 +60,7 @@ export async function startTestServer(
       ...configOverrides,
     },
   );
-  const app = await startApp(config, createLogger(config.LOG_LEVEL), {
+  const app = await startApp(config, createLogger(config.LOG_LEVEL, logFormat(config)), {
     onQuery: (sql) => statements.push(sql),
     runProjectors,
     projectionFault,

@@ -1,12 +1,19 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { extname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openDatabase, type Database, type OpenDatabaseOptions } from './database.js';
 
-/** The project root (where prisma.config.ts lives). */
+/** The project root (the same three levels up from src/ and from a build's dist/). */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations/', import.meta.url));
-const PRISMA_CLI = fileURLToPath(new URL('../../../node_modules/prisma/build/index.js', import.meta.url));
+const PRISMA_CLI = createRequire(import.meta.url).resolve('prisma/build/index.js');
+/**
+ * The CLI configuration beside this module, with this module's own extension:
+ * the TypeScript source when run from src/, the compiled file in a build.
+ */
+const PRISMA_CONFIG = fileURLToPath(new URL(`./prisma-config${extname(import.meta.url)}`, import.meta.url));
 
 /** The migration folders shipped with this code, in order. */
 export function migrationNames(dir = MIGRATIONS_DIR): string[] {
@@ -37,16 +44,18 @@ export async function pendingMigrations(
 
 /**
  * Applies pending migrations with the real Prisma CLI (`migrate deploy`),
- * offline through the driver adapters configured in prisma.config.ts.
+ * offline through the driver adapters configured in prisma-config.ts. The CLI
+ * runs in the project root; a relative `pgliteDir` means the caller's
+ * working directory, as it does for the server.
  */
 export function migrateDeploy(target: { databaseUrl?: string; pgliteDir?: string }): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.DATABASE_URL;
   delete env.PGLITE_DIR;
   if (target.databaseUrl) env.DATABASE_URL = target.databaseUrl;
-  else if (target.pgliteDir) env.PGLITE_DIR = target.pgliteDir;
+  else if (target.pgliteDir) env.PGLITE_DIR = resolvePath(target.pgliteDir);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PRISMA_CLI, 'migrate', 'deploy'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [PRISMA_CLI, 'migrate', 'deploy', '--config', PRISMA_CONFIG], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));

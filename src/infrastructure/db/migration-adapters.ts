@@ -1,6 +1,6 @@
 /**
  * Driver adapter factories for Prisma Migrate's WASM schema engine
- * (`engine: 'js'` in prisma.config.ts). They let `prisma migrate ...` run
+ * (`engine: 'js'` in prisma-config.ts). They let `prisma migrate ...` run
  * without downloading the native schema engine.
  */
 import { randomUUID } from 'node:crypto';

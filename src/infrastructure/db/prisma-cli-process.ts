@@ -1,7 +1,7 @@
 /**
  * Process-level workarounds for running the Prisma 6.19 CLI with the WASM
  * schema engine (`engine: 'js'`). Only meant to be installed from
- * prisma.config.ts, i.e. inside the CLI process.
+ * the CLI configuration (prisma-config.ts), i.e. inside the CLI process.
  */
 
 // Kept on globalThis: the CLI's config loader (jiti, module cache off) may
