@@ -89,6 +89,8 @@ function sample(type: GraphQLInputType, name: string): unknown {
       return name === 'pageSize' ? MAX_PAGE_SIZE : 1;
     case 'Money':
       return '1.00';
+    case 'Date':
+      return name === 'to' ? '2026-12-31' : '2026-01-01';
     case 'String':
       return name === 'email' ? uniqueEmail('limits') : 'Limits check';
     default:

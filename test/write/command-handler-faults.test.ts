@@ -57,18 +57,18 @@ describe('transient store faults', () => {
     expect(calls.load).toBe(4);
   });
 
-  it('gives up after the configured retries with SERVICE_UNAVAILABLE, having written nothing', async () => {
+  it('gives up after the configured retries with the fault (SERVICE_UNAVAILABLE to clients), having written nothing', async () => {
     const { store, calls, saved } = flakyStore({ saves: Array.from({ length: 10 }, nothingDone) });
     const error = await handleCommand(store, 'a', decide, options).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DatabaseUnavailableError);
-    expect(error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', details: { retryable: true } });
+    expect(error).toMatchObject({ fault: 'retryable' });
     expect(calls.save).toBe(4);
     expect(saved).toHaveLength(0);
   });
 
   it('never retries a save whose outcome is unknown (it may have committed)', async () => {
     const { store, calls } = flakyStore({ saves: [unknownOutcome()] });
-    await expect(handleCommand(store, 'a', decide, options)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await expect(handleCommand(store, 'a', decide, options)).rejects.toMatchObject({ fault: 'ambiguous' });
     expect(calls.save).toBe(1);
   });
 
