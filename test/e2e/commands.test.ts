@@ -248,7 +248,7 @@ describe('queries', () => {
     const confirmed = await server.ok(`query($f: OrderFilter) { orders(filter: $f) { total orders { id status } } }`, {
       f: { userId, status: 'CONFIRMED' },
     });
-    // The projection may still be applying the confirmation when this runs, so wait for it.
+    // The confirmation's payload waited for its projection (read-your-writes): the filter sees it.
     expect(confirmed.orders.total).toBe(1);
     for (const args of ['page: 0', 'pageSize: 0', 'pageSize: 101']) {
       expect(codes(await server.gql(`{ orders(${args}) { total } }`))).toEqual(['BAD_USER_INPUT']);
@@ -263,15 +263,72 @@ describe('queries', () => {
     expect(data.products.total).toBeGreaterThan(0);
   });
 
-  it('reports projection positions and lag', async () => {
-    const data = await server.ok(`{ projections { name position headPosition lag } }`);
-    expect(data.projections.map((p: any) => p.name).sort()).toEqual(['orders', 'products', 'sales', 'users']);
-    for (const p of data.projections) expect(p.lag).toBeGreaterThanOrEqual(0);
+  it('reports each projection\'s position, the head of the log, and how many events it has not applied (lag)', async () => {
+    const projector = (name: string) => server.app.projectors.find((p) => p.name === name)!;
+    const status = async () => {
+      const data = await server.ok(`{ projections { name position headPosition lag } }`);
+      return Object.fromEntries(data.projections.map((p: any) => [p.name, p]));
+    };
+    for (const p of server.app.projectors) await p.catchUp();
+    const before = await status();
+    expect(Object.keys(before).sort()).toEqual(['orders', 'products', 'sales', 'users']);
+    for (const p of Object.values<any>(before)) expect(p).toMatchObject({ lag: 0, position: p.headPosition });
+
+    // The products projection stops; two users register (events it has not applied).
+    await projector('products').stop();
+    try {
+      await registerUser(server, 'Lag one');
+      const { position: head } = await registerUser(server, 'Lag two');
+      await projector('orders').catchUp();
+      await projector('sales').catchUp();
+      expect(await status()).toEqual({
+        users: { name: 'users', position: head, headPosition: head, lag: 0 },
+        orders: { name: 'orders', position: head, headPosition: head, lag: 0 },
+        sales: { name: 'sales', position: head, headPosition: head, lag: 0 },
+        products: { name: 'products', position: before.products.position, headPosition: head, lag: 2 },
+      });
+    } finally {
+      projector('products').start();
+    }
+    await expect.poll(async () => (await status()).products.lag).toBe(0);
   });
 
-  it('masks unexpected errors as INTERNAL_SERVER_ERROR', async () => {
+  it('refuses a field the schema does not have with GRAPHQL_VALIDATION_FAILED, naming it', async () => {
     const res = await server.gql(`{ nope }`);
     expect(codes(res)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(res.errors![0]!.message).toBe('Cannot query field "nope" on type "Query".');
+  });
+
+  it('masks an unexpected internal error (a stored order the code cannot read) as INTERNAL_SERVER_ERROR, and logs it', async () => {
+    const { userId } = await registerUser(server, 'Corrupted');
+    const p = await addProduct(server, 'Corrupted item', '1.00');
+    const { orderId } = await placeOrder(server, userId, [{ productId: p.productId, quantity: 1 }]);
+    const db = server.app.db.prisma;
+    const query = `query($id: ID!) { order(id: $id) { id items { productName } } }`;
+    const [stored] = await db.$queryRawUnsafe<Array<{ items: unknown }>>(`SELECT items FROM order_view WHERE id = $1::uuid`, orderId);
+    // Its lines are stored as an object instead of a list: reading them throws inside the server.
+    await db.$executeRawUnsafe(`UPDATE order_view SET items = '{"corrupt": true}'::jsonb WHERE id = $1::uuid`, orderId);
+    try {
+      const logged = server.logs.length;
+      const res = await server.gql(query, { id: orderId });
+      expect(res).toEqual({
+        data: { order: null },
+        errors: [{ message: 'Internal server error', locations: [{ line: 1, column: 39 }], path: ['order', 'items'], extensions: { code: 'INTERNAL_SERVER_ERROR' } }],
+      });
+      expect(JSON.stringify(res)).not.toMatch(/iterable|TypeError|corrupt|order_view|\.ts\b|\bat /i);
+      // The fault did happen, and the server logged what it hid from the client.
+      expect(server.logs.slice(logged)).toEqual([
+        expect.objectContaining({
+          msg: 'unexpected error while resolving',
+          path: ['order', 'items'],
+          err: expect.objectContaining({ type: 'TypeError', message: expect.stringMatching(/not iterable/) }),
+        }),
+      ]);
+    } finally {
+      await db.$executeRawUnsafe(`UPDATE order_view SET items = $1::jsonb WHERE id = $2::uuid`, JSON.stringify(stored!.items), orderId);
+    }
+    // The stored row was the only cause: restored, the same query answers.
+    expect(await server.gql(query, { id: orderId })).toEqual({ data: { order: { id: orderId, items: [{ productName: 'Corrupted item' }] } } });
   });
 });
 

@@ -7,7 +7,7 @@
  * A fault of the moment (database unavailable) is never parked: the
  * projection is STALLED and resumes by itself.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/eventlog/types.js';
 import { DatabaseUnavailableError } from '../../src/sql/client.js';
 import { customer } from '../support/auth.js';
@@ -46,12 +46,34 @@ const orderView = async (id: string) => (await server.ok(ORDER, { id })).order;
 const newOrder = async () => (await placeOrder(server, userId, [{ productId, quantity: 1 }])).orderId as string;
 
 describe('a poison event', () => {
-  let poison: string;
-  let healthy: string;
+  const lettersOf = async (id: string) =>
+    ((await ordersStatus()).deadLetters as Array<{ aggregateId: string; eventType: string; state: string; attempts: number }>).filter(
+      (d) => d.aggregateId === id,
+    );
+  /** An order whose confirmation cannot be projected: parked, with its shipment waiting behind it. */
+  const parkedPoison = async () => {
+    const id = await newOrder();
+    poisoned.set(id, 'OrderConfirmed');
+    await transition(server, 'confirmOrder', id);
+    await transition(server, 'shipOrder', id);
+    await expect
+      .poll(async () => (await lettersOf(id)).map((d) => [d.eventType, d.state]), { timeout: 15_000 })
+      .toEqual([['OrderConfirmed', 'FAILED'], ['OrderShipped', 'WAITING']]);
+    return id;
+  };
+  // Each test starts from a projection without dead letters: the causes are
+  // removed and whatever a test parked is applied again.
+  afterEach(async () => {
+    poisoned.clear();
+    for (const id of new Set((await ordersStatus()).deadLetters.map((d: { aggregateId: string }) => d.aggregateId))) {
+      await server.ok(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { status } }`, { a: id });
+    }
+    expect(await ordersStatus()).toMatchObject({ status: 'RUNNING', deadLetterCount: 0 });
+  });
 
   it('is parked after its retries, with the error; other orders go on; later events of its order wait behind it', async () => {
-    poison = await newOrder();
-    healthy = await newOrder();
+    const poison = await newOrder();
+    const healthy = await newOrder();
     poisoned.set(poison, 'OrderConfirmed');
     await transition(server, 'confirmOrder', poison);
     await transition(server, 'confirmOrder', healthy);
@@ -79,28 +101,33 @@ describe('a poison event', () => {
   }, 40_000);
 
   it('later events of other orders keep flowing while it is parked', async () => {
+    await parkedPoison();
     const another = await newOrder();
     await transition(server, 'confirmOrder', another);
     await expect.poll(async () => (await orderView(another)).status, { timeout: 10_000 }).toBe('CONFIRMED');
     expect((await ordersStatus()).deadLetterCount).toBe(2);
-  });
+  }, 40_000);
 
   it('retrying while the cause persists keeps it parked, counting the attempt and the new error', async () => {
+    const poison = await parkedPoison();
     const res = await server.ok(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { status deadLetters { state attempts } } }`, { a: poison });
     expect(res.retryDeadLetters.status).toBe('FAILED');
     expect(res.retryDeadLetters.deadLetters).toEqual([{ state: 'FAILED', attempts: 4 }, { state: 'WAITING', attempts: 0 }]);
-  });
+  }, 40_000);
 
   it('only staff may retry or skip', async () => {
-    const res = await server.as(customer(userId)).gql(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { status } }`, { a: poison });
+    const { orderId } = await placeOrder(server, userId, [{ productId, quantity: 1 }]);
+    const res = await server.as(customer(userId)).gql(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { status } }`, { a: orderId });
     expect(res.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
-    const bad = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "nope", aggregateId: $a) { status } }`, { a: poison });
+    const bad = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "nope", aggregateId: $a) { status } }`, { a: orderId });
     expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_USER_INPUT' }, message: 'projection: expected one of users, products, orders, sales, got "nope"' });
-    const none = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "orders", aggregateId: $a) { status } }`, { a: healthy });
+    // An order without dead letters.
+    const none = await server.gql(`mutation($a: ID!) { skipDeadLetter(projection: "orders", aggregateId: $a) { status } }`, { a: orderId });
     expect(none.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
   it('once the cause is fixed, a retry applies it and everything parked behind it, in order', async () => {
+    const poison = await parkedPoison();
     poisoned.delete(poison);
     const res = await server.ok(`mutation($a: ID!) { retryDeadLetters(projection: "orders", aggregateId: $a) { name status lastError deadLetterCount } }`, { a: poison });
     expect(res.retryDeadLetters).toEqual({ name: 'orders', status: 'RUNNING', lastError: null, deadLetterCount: 0 });
@@ -108,7 +135,7 @@ describe('a poison event', () => {
     // And the order goes on normally afterwards.
     await transition(server, 'deliverOrder', poison);
     await expect.poll(async () => (await orderView(poison)).status, { timeout: 10_000 }).toBe('DELIVERED');
-  });
+  }, 40_000);
 
   it('skipping drops the failed event and applies the ones waiting behind it', async () => {
     const skipped = await newOrder();

@@ -1,6 +1,6 @@
 import { startApp, type App, type StartOptions } from '../../src/app.js';
+import { pino, type DestinationStream, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger, logFormat } from '../../src/logger.js';
 import type { AuthenticatedActor } from '../../src/domain/access.js';
 import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
 import { createTestDatabase } from './databases.js';
@@ -24,6 +24,8 @@ export interface TestServer {
   readonly database: { databaseUrl?: string; pgliteDir?: string };
   /** SQL statements sent so far (reset with `statements.length = 0`). */
   readonly statements: string[];
+  /** The warnings and errors the server logged so far, as pino's JSON lines (parsed). */
+  readonly logs: Array<{ level: number; msg?: string; err?: { type?: string; message?: string; stack?: string }; [field: string]: unknown }>;
   /**
    * POSTs an operation as staff (an admin token), unless `headers` carry
    * their own `authorization` (an empty one: anonymous).
@@ -37,8 +39,19 @@ export interface TestServer {
 }
 
 /**
- * Starts the real server on a fresh database of this run's kind (or `kind`),
- * on a free port. `stop` shuts it down gracefully and drops the database.
+ * A logger that keeps every warning and error in `into` (tests assert on what
+ * the server logged), and also prints at `level` (TEST_LOG_LEVEL; silent by default).
+ */
+function capturingLogger(level: Config['LOG_LEVEL'], into: TestServer['logs']): Logger {
+  const capture: DestinationStream = { write: (line: string) => void into.push(JSON.parse(line)) };
+  if (level === 'silent') return pino({ level: 'warn' }, capture);
+  const lowest = pino.levels.values[level]! < pino.levels.values.warn! ? level : 'warn';
+  return pino({ level: lowest }, pino.multistream([{ level, stream: process.stdout }, { level: 'warn', stream: capture }]));
+}
+
+/**
+ * Starts the real server on a fresh database of this run's kind, on a free
+ * port. `stop` shuts it down gracefully and drops the database.
  */
 export async function startTestServer(
   overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> & { kind?: DbKind } = {},
@@ -54,13 +67,12 @@ export async function startTestServer(
       DATABASE_URL: database.databaseUrl,
       PGLITE_DIR: database.pgliteDir ?? './data/pglite',
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
-      // Generous: CI machines run several suites at once.
-      READ_YOUR_WRITES_TIMEOUT_MS: 15_000,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...configOverrides,
     },
   );
-  const app = await startApp(config, createLogger(config.LOG_LEVEL, logFormat(config)), {
+  const logs: TestServer['logs'] = [];
+  const app = await startApp(config, capturingLogger(config.LOG_LEVEL, logs), {
     onQuery: (sql) => statements.push(sql),
     runProjectors,
     projectionFault,
@@ -89,6 +101,7 @@ export async function startTestServer(
     url: app.url,
     database: { databaseUrl: database.databaseUrl, pgliteDir: database.pgliteDir },
     statements,
+    logs,
     gql,
     ok,
     as: client,
