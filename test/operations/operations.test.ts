@@ -74,7 +74,7 @@ describe('operations/*.graphql against the server', () => {
   /** The log position of the last command before the first order. */
   let beforeOrders: string;
 
-  it('users: RegisterUser, UpdateUserProfile, User, Users, UserProfileChanged', async () => {
+  it('users: RegisterUser, UpdateUserProfile, User, Users, UsersConnection, UserProfileChanged', async () => {
     const registered = await run(ops.RegisterUserDocument, { name: 'Grace Hopper', email: email('grace') });
     expect(registered.registerUser.user).toMatchObject({ name: 'Grace Hopper', version: 1, orderCount: 0, totalSpent: '0.00' });
     userId = registered.registerUser.userId;
@@ -93,6 +93,12 @@ describe('operations/*.graphql against the server', () => {
     const { users } = await run(ops.UsersDocument, { pageSize: 100 });
     expect(users.users.map((u) => u.id)).toEqual(expect.arrayContaining([userId, otherUserId]));
     expect(users).toMatchObject({ page: 1, pageSize: 100, total: 2, totalPages: 1 });
+
+    const first = (await run(ops.UsersConnectionDocument, { first: 1 })).usersConnection;
+    expect(first).toMatchObject({ totalCount: 2, pageInfo: { hasNextPage: true, hasPreviousPage: false } });
+    const next = (await run(ops.UsersConnectionDocument, { first: 1, after: first.pageInfo.endCursor })).usersConnection;
+    expect(next.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    expect([...first.edges, ...next.edges].map((e) => e.node.id).sort()).toEqual([userId, otherUserId].sort());
   });
 
   it('products: AddProduct, UpdateProduct, Product, Products', async () => {
@@ -110,7 +116,7 @@ describe('operations/*.graphql against the server', () => {
     expect(products.products.map((p) => p.name).sort()).toEqual(['COBOL manual', 'Nanosecond wire']);
   });
 
-  it('orders: PlaceOrder through DeliverOrder and CancelOrder, watched by OrderStatusChanged and OrdersChanged', async () => {
+  it('orders: PlaceOrder through DeliverOrder and CancelOrder, watched by OrderStatusChanged and OrdersChanged; OrdersConnection, UserOrdersConnection', async () => {
     // `since`: replays every matching change after that position, then goes live,
     // so nothing is missed however long subscribing takes.
     const changes = subscribe(ops.OrdersChangedDocument, { filter: { userId }, since: beforeOrders });
@@ -166,6 +172,21 @@ describe('operations/*.graphql against the server', () => {
 
     const { orders } = await run(ops.OrdersDocument, { filter: { userId, status: 'CANCELLED' } });
     expect(orders).toMatchObject({ total: 1, orders: [{ id: second.placeOrder.orderId, user: { name: 'Rear Admiral Grace Hopper' } }] });
+
+    // Cursor pages, newest first: the second order, then the first.
+    const page1 = (await run(ops.OrdersConnectionDocument, { filter: { userId }, first: 1 })).ordersConnection;
+    expect(page1).toMatchObject({ totalCount: 2, pageInfo: { hasNextPage: true, hasPreviousPage: false } });
+    expect(page1.edges.map((e) => e.node.id)).toEqual([second.placeOrder.orderId]);
+    const page2 = (await run(ops.OrdersConnectionDocument, { filter: { userId }, first: 1, after: page1.pageInfo.endCursor })).ordersConnection;
+    expect(page2.edges.map((e) => [e.node.id, e.node.status])).toEqual([[orderId, 'DELIVERED']]);
+    expect(page2.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    const back = (await run(ops.OrdersConnectionDocument, { filter: { userId }, last: 1, before: page2.pageInfo.startCursor })).ordersConnection;
+    expect(back.edges.map((e) => e.node.id)).toEqual([second.placeOrder.orderId]);
+
+    const { user } = await run(ops.UserOrdersConnectionDocument, { id: userId, first: 1 });
+    expect(user?.ordersConnection).toMatchObject({ totalCount: 2, pageInfo: { hasNextPage: true } });
+    const rest = await run(ops.UserOrdersConnectionDocument, { id: userId, first: 1, after: user?.ordersConnection.pageInfo.endCursor });
+    expect(rest.user?.ordersConnection.edges.map((e) => e.node.id)).toEqual([orderId]);
   });
 
   it('status: Projections', async () => {
