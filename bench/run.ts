@@ -9,7 +9,7 @@
  * bench/results/latest.json. Stops by itself, kills its children and drops
  * its databases. See bench/README.md.
  *
- *   npm run bench [-- --only=commands,queries,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
+ *   npm run bench [-- --only=commands,queries,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
  *   npm run bench -- --profile=<commands|ryw|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
@@ -24,7 +24,7 @@ import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
 import { backendCpu, backendCpuBetween, closePgCpu } from './lib/pg-cpu.js';
 import { forceGc } from './lib/inspector.js';
-import { body, ORDER, ORDERS, ORDERS_CHANGED, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
+import { body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
 import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
 import { buildWorld, insertEvents, insertWriteModel, withClient, type World } from './lib/seed.js';
 import { gql, startApiServer, startBaseline, waitForProjections, type RunningServer } from './lib/servers.js';
@@ -42,7 +42,7 @@ const args = new Map(
     return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
   }),
 );
-const ALL = ['commands', 'queries', 'lag', 'fanout', 'rebuild'] as const;
+const ALL = ['commands', 'queries', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
 const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
 const DURATION = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
@@ -64,6 +64,9 @@ const FANOUT_CHANGES = 5;
 /** Concurrency of the profiled load (--profile-connections; commands, ryw and queries targets). */
 const PROFILE_CONNECTIONS = Number(args.get('profile-connections') ?? 16);
 const REBUILD_EVENTS = Number(args.get('rebuild-events') ?? 100_000);
+/** The cursors scenario: a customer with this many orders, paged 20 at a time; page CURSOR_PAGE against page 1. */
+const HEAVY_CUSTOMER_ORDERS = 10_000;
+const CURSOR_PAGE = 500;
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
@@ -174,6 +177,8 @@ interface Fixture {
   readonly placeBody: string;
   readonly orderBodies: string[];
   readonly ordersBodies: string[];
+  /** The customer with HEAVY_CUSTOMER_ORDERS orders (only when the cursors scenario runs). */
+  readonly heavyCustomerId?: string;
 }
 
 async function setup(): Promise<Fixture> {
@@ -181,8 +186,16 @@ async function setup(): Promise<Fixture> {
   await dbs.createTemplate();
   const apiUrl = await dbs.create('api');
   const rawUrl = await dbs.create('raw');
-  // 1 customer for commands + 100 for queries, 50 products, 40 orders each (~9,000 events).
-  const world = buildWorld({ users: 101, products: 50, ordersPerUser: 40, profileUpdates: 50, productUpdates: 10 });
+  // 1 customer for commands + 100 for queries, 50 products, 40 orders each (~9,000 events);
+  // for the cursors scenario one more customer with HEAVY_CUSTOMER_ORDERS orders.
+  const world = buildWorld({
+    users: 101,
+    products: 50,
+    ordersPerUser: 40,
+    profileUpdates: 50,
+    productUpdates: 10,
+    heavyCustomerOrders: only.has('cursors') ? HEAVY_CUSTOMER_ORDERS : 0,
+  });
   log(`seeding ${world.events.length} events, ${world.orders.size} orders into both databases`);
   for (const url of [apiUrl, rawUrl]) {
     await withClient(url, async (client) => {
@@ -195,12 +208,12 @@ async function setup(): Promise<Fixture> {
   const placeBody = body(PLACE_ORDER, {
     input: { userId: customer.id, items: world.products.slice(0, 3).map((p, i) => ({ productId: p.id, quantity: i + 1 })) },
   });
-  const queryUsers = world.users.slice(1);
+  const queryUsers = world.users.slice(1).filter((u) => u !== world.heavyCustomer);
   const queryUserIds = new Set(queryUsers.map((u) => u.id));
   const orderIds = [...world.orders.values()].filter((o) => queryUserIds.has(o.userId)).map((o) => o.id);
   const orderBodies = orderIds.filter((_, i) => i % 2 === 0).map((id) => body(ORDER, { id }));
   const ordersBodies = queryUsers.map((u) => body(ORDERS, { userId: u.id }));
-  return { world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies };
+  return { world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies, heavyCustomerId: world.heavyCustomer?.id };
 }
 
 /**
@@ -315,6 +328,62 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
     out[name] = { ours: strip(ours), baseline: strip(base), rounds };
   }
   details.queries = out;
+}
+
+// ───────────── 2b. cursor pagination ─────────────
+
+type OrdersAfter = { ordersConnection: { pageInfo: { hasNextPage: boolean; endCursor: string | null }; edges: Array<{ node: { id: string } }> } };
+
+/**
+ * Page 1 against page CURSOR_PAGE of one customer's orders (20 a page) by
+ * `ordersConnection`, alternately, at concurrency 16; the same pages by
+ * offset (`orders(page:)`) for comparison. The cursor of page CURSOR_PAGE is
+ * the end cursor of the page before it, reached by paging from the start.
+ */
+async function cursors(fixture: Fixture) {
+  const userId = fixture.heavyCustomerId!;
+  log(`cursors: paging to page ${CURSOR_PAGE} of a customer's ${HEAVY_CUSTOMER_ORDERS.toLocaleString('en-US')} orders`);
+  let after: string | null = null;
+  for (let page = 1; page < CURSOR_PAGE; page++) {
+    const data: OrdersAfter = await gql<OrdersAfter>(api!.url, ORDERS_CONNECTION, { userId, after });
+    if (!data.ordersConnection.pageInfo.hasNextPage) throw new Error(`cursors: no page after ${page}`);
+    after = data.ordersConnection.pageInfo.endCursor;
+  }
+  // Both ways of paging must show the same orders on that page.
+  const byCursor = await gql<OrdersAfter>(api!.url, ORDERS_CONNECTION, { userId, after });
+  const byOffset = await gql<{ orders: { orders: Array<{ id: string }> } }>(api!.url, ORDERS_PAGE, { userId, page: CURSOR_PAGE });
+  const ids = byCursor.ordersConnection.edges.map((e) => e.node.id);
+  if (ids.length !== 20 || JSON.stringify(ids) !== JSON.stringify(byOffset.orders.orders.map((o) => o.id))) {
+    throw new Error(`cursors: page ${CURSOR_PAGE} differs between cursor and offset: ${JSON.stringify({ ids, offset: byOffset })}`);
+  }
+  const out: Record<string, unknown> = {};
+  const connections = 16;
+  for (const [name, first, far] of [
+    ['ordersConnection(first 20, after)', body(ORDERS_CONNECTION, { userId }), body(ORDERS_CONNECTION, { userId, after })],
+    ['orders(page, pageSize 20) for comparison', body(ORDERS_PAGE, { userId, page: 1 }), body(ORDERS_PAGE, { userId, page: CURSOR_PAGE })],
+  ] as const) {
+    const common = { url: api!.url, connections, durationSec: DURATION, warmupSec: WARMUP };
+    log(`cursors: ${name}, page ${CURSOR_PAGE} and page 1 alternately at concurrency ${connections}`);
+    noteLoad(`cursors ${name}`);
+    // "ours" is page CURSOR_PAGE, the "baseline" page 1: the ratio says what going far in costs.
+    const { ours, base, rounds } = await measurePair(
+      name,
+      { config: { ...common, body: far }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+      { config: { ...common, body: first }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+    );
+    const scenario = `${name}: page ${CURSOR_PAGE} vs page 1 c=${connections}`;
+    const cursor = name.startsWith('ordersConnection');
+    rows.push(
+      row(scenario, 'throughput', 'q/s', ours.rps, base.rps, cursor ? { kind: 'ratio≥', value: 0.8 } : undefined,
+        `${HEAVY_CUSTOMER_ORDERS.toLocaleString('en-US')} orders of one customer; baseline column = page 1`),
+      row(scenario, 'latency p50', 'ms', ours.latencyMs.p50, base.latencyMs.p50),
+      row(scenario, 'latency p99', 'ms', ours.latencyMs.p99, base.latencyMs.p99),
+      row(scenario, 'server CPU per query', 'ms', ours.serverCpuMsPerRequest, base.serverCpuMsPerRequest, undefined, 'Node process only'),
+      row(scenario, 'PostgreSQL CPU per query', 'ms', ours.postgresCpuMsPerRequest, base.postgresCpuMsPerRequest),
+    );
+    out[name] = { [`page${CURSOR_PAGE}`]: strip(ours), page1: strip(base), rounds };
+  }
+  details.cursors = out;
 }
 
 // ───────────── 3. projection lag ─────────────
@@ -653,7 +722,7 @@ async function main() {
   if (profileTarget) {
     await profile(fixture, profileTarget);
   } else {
-    const needsApi = ['commands', 'queries', 'lag', 'fanout'].some((s) => only.has(s));
+    const needsApi = ['commands', 'queries', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
     if (needsApi) api = await startApi(fixture);
     const apiCpuBefore = api ? cpuMs(api.pid) : 0;
     if (only.has('commands') || only.has('lag')) {
@@ -669,6 +738,7 @@ async function main() {
       await queries(fixture, rawQueries);
       await rawQueries.stop();
     }
+    if (only.has('cursors')) await cursors(fixture);
     if (only.has('fanout')) await fanout(fixture);
     if (api) {
       details.apiServerCpuSeconds = (cpuMs(api.pid) - apiCpuBefore) / 1000;

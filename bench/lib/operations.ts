@@ -27,6 +27,21 @@ export const ORDERS = /* GraphQL */ `query Orders($userId: ID!) {
   }
 }`;
 
+/** What an infinite scroll of one customer's orders asks for: 20 orders after a cursor (none: the first page), no count. */
+export const ORDERS_CONNECTION = /* GraphQL */ `query OrdersAfter($userId: ID!, $after: String) {
+  ordersConnection(filter: { userId: $userId }, first: 20, after: $after) {
+    pageInfo { hasNextPage endCursor }
+    edges { node { id status total createdAt user { id name } items { productId quantity product { id name price } } } }
+  }
+}`;
+
+/** The same orders by offset page (which always counts the user's orders too). */
+export const ORDERS_PAGE = /* GraphQL */ `query OrdersPage($userId: ID!, $page: Int!) {
+  orders(filter: { userId: $userId }, page: $page, pageSize: 20) {
+    orders { id status total createdAt user { id name } items { productId quantity product { id name price } } }
+  }
+}`;
+
 /** What fan-out and lag subscribers ask for. */
 export const ORDERS_CHANGED = /* GraphQL */ `subscription Changes { ordersChanged { id status position } }`;
 

@@ -73,6 +73,8 @@ export class World {
   readonly products: ProductState[] = [];
   readonly orders = new Map<string, OrderState>();
   readonly events: EventRow[] = [];
+  /** The customer of `WorldPlan.heavyCustomerOrders`, if any. */
+  heavyCustomer: UserState | undefined;
   private clock = Date.parse('2026-01-01T00:00:00.000Z');
   private readonly random: () => number;
 
@@ -210,6 +212,8 @@ export interface WorldPlan {
   readonly profileUpdates?: number;
   readonly productUpdates?: number;
   readonly seed?: number;
+  /** One more customer, registered last, with this many orders placed after everything else (kept PENDING). */
+  readonly heavyCustomerOrders?: number;
 }
 
 /**
@@ -247,6 +251,11 @@ export function buildWorld(plan: WorldPlan): World {
     for (let i = 0; i < Math.ceil(profileUpdates / expectedWaves) && !full(); i++) world.updateProfile(world.pick(world.users));
     for (let i = 0; i < Math.ceil(productUpdates / expectedWaves) && !full(); i++) world.updateProduct(world.pick(world.products));
     if (plan.totalEvents && placed > 10_000_000) throw new Error('runaway world');
+  }
+  if (plan.heavyCustomerOrders) {
+    const heavy = world.registerUser();
+    world.heavyCustomer = heavy;
+    for (let i = 0; i < plan.heavyCustomerOrders; i++) world.placeOrder(heavy);
   }
   return world;
 }

@@ -4,17 +4,21 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  getNamedType,
   getNullableType,
   getOperationAST,
   getVariableValues,
   isListType,
+  isObjectType,
   specifiedRules,
   type DocumentNode,
+  type GraphQLOutputType,
   type GraphQLSchema,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { DEFAULT_CONNECTION_SIZE } from './pages.js';
 
 /**
  * What one GraphQL operation may ask for. Applied identically to HTTP
@@ -42,11 +46,18 @@ export interface OperationLimits {
  */
 const UNPAGED_LIST_ESTIMATE = 10;
 
+/** A connection (Relay): a type with `edges` and `pageInfo`. */
+function isConnection(type: GraphQLOutputType): boolean {
+  const named = getNamedType(type);
+  return isObjectType(named) && 'edges' in named.getFields() && 'pageInfo' in named.getFields();
+}
+
 /**
  * Cost ≈ the number of values the response can hold: every field costs 1; a
- * field with a `pageSize` argument costs `pageSize` × what its page selects
- * (the page's item list itself is not multiplied again); any other list
- * costs UNPAGED_LIST_ESTIMATE × its selection. So
+ * field with a `pageSize` argument costs `pageSize` × what its page selects,
+ * a connection `first` or `last` (else its default size) × what it selects
+ * (the page's item list or the connection's edges are not multiplied again);
+ * any other list costs UNPAGED_LIST_ESTIMATE × its selection. So
  * `orders(pageSize: 100) { orders { items { product { name } } } }` costs
  * about 100 × 10 × 3 — pagination and nesting multiply, as they do on the
  * database and in the response. Introspection costs nothing here (see below).
@@ -57,8 +68,12 @@ const listEstimator: ComplexityEstimator = ({ type, args, field, childComplexity
   // the token limit bounds its size, and production turns it off.
   if (field.name.startsWith('__')) return 0;
   if (typeof args.pageSize === 'number') return 1 + Math.max(0, args.pageSize) * childComplexity;
+  if (isConnection(field.type)) {
+    const size = [args.first, args.last].find((n): n is number => typeof n === 'number') ?? DEFAULT_CONNECTION_SIZE;
+    return 1 + Math.max(0, size) * childComplexity;
+  }
   if (!isListType(getNullableType(field.type))) return undefined;
-  const isPage = 'getFields' in type && 'pageSize' in type.getFields();
+  const isPage = 'getFields' in type && ('pageSize' in type.getFields() || 'pageInfo' in type.getFields());
   return 1 + (isPage ? 1 : UNPAGED_LIST_ESTIMATE) * childComplexity;
 };
 

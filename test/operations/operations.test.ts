@@ -70,9 +70,9 @@ const email = (name: string) => `${name}.${process.pid}.${Date.now().toString(36
 
 /** Which test below runs which operations: together, every operation in operations/*.graphql. */
 const COVERS = {
-  users: ['RegisterUser', 'UpdateUserProfile', 'User', 'Users', 'UserProfileChanged'],
+  users: ['RegisterUser', 'UpdateUserProfile', 'User', 'Users', 'UsersConnection', 'UserProfileChanged'],
   products: ['AddProduct', 'UpdateProduct', 'Product', 'Products'],
-  orders: ['PlaceOrder', 'ConfirmOrder', 'ShipOrder', 'DeliverOrder', 'CancelOrder', 'Order', 'Orders', 'OrderStatusChanged', 'OrdersChanged'],
+  orders: ['PlaceOrder', 'ConfirmOrder', 'ShipOrder', 'DeliverOrder', 'CancelOrder', 'Order', 'Orders', 'OrderStatusChanged', 'OrdersChanged', 'OrdersConnection', 'UserOrdersConnection'],
   status: ['Projections'],
   sales: ['SalesReport'],
 } as const;
@@ -102,6 +102,13 @@ describe('operations/*.graphql against the server', () => {
     const { users } = await run(ops.UsersDocument, { pageSize: 100 });
     expect(users.users.map((u) => u.id)).toEqual(expect.arrayContaining([userId, otherUserId]));
     expect(users).toMatchObject({ page: 1, pageSize: 100, total: before + 2, totalPages: Math.ceil((before + 2) / 100) });
+
+    const first = (await run(ops.UsersConnectionDocument, { first: 1 })).usersConnection;
+    expect(first).toMatchObject({ totalCount: before + 2, pageInfo: { hasNextPage: true, hasPreviousPage: false } });
+    const next = (await run(ops.UsersConnectionDocument, { first: 1, after: first.pageInfo.endCursor })).usersConnection;
+    expect(next.pageInfo).toMatchObject({ hasNextPage: before > 0, hasPreviousPage: true });
+    // Newest first: the two users just registered.
+    expect([...first.edges, ...next.edges].map((e) => e.node.id).sort()).toEqual([userId, otherUserId].sort());
     expectRan('users');
   });
 
@@ -184,6 +191,20 @@ describe('operations/*.graphql against the server', () => {
 
     const { orders } = await run(ops.OrdersDocument, { filter: { userId, status: 'CANCELLED' } });
     expect(orders).toMatchObject({ total: 1, orders: [{ id: second.placeOrder.orderId, user: { name: 'Grace Hopper' } }] });
+    // Cursor pages, newest first: the second order, then the first.
+    const page1 = (await run(ops.OrdersConnectionDocument, { filter: { userId }, first: 1 })).ordersConnection;
+    expect(page1).toMatchObject({ totalCount: 2, pageInfo: { hasNextPage: true, hasPreviousPage: false } });
+    expect(page1.edges.map((e) => e.node.id)).toEqual([second.placeOrder.orderId]);
+    const page2 = (await run(ops.OrdersConnectionDocument, { filter: { userId }, first: 1, after: page1.pageInfo.endCursor })).ordersConnection;
+    expect(page2.edges.map((e) => [e.node.id, e.node.status])).toEqual([[orderId, 'DELIVERED']]);
+    expect(page2.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
+    const back = (await run(ops.OrdersConnectionDocument, { filter: { userId }, last: 1, before: page2.pageInfo.startCursor })).ordersConnection;
+    expect(back.edges.map((e) => e.node.id)).toEqual([second.placeOrder.orderId]);
+
+    const { user } = await run(ops.UserOrdersConnectionDocument, { id: userId, first: 1 });
+    expect(user?.ordersConnection).toMatchObject({ totalCount: 2, pageInfo: { hasNextPage: true } });
+    const rest = await run(ops.UserOrdersConnectionDocument, { id: userId, first: 1, after: user?.ordersConnection.pageInfo.endCursor });
+    expect(rest.user?.ordersConnection.edges.map((e) => e.node.id)).toEqual([orderId]);
     expectRan('orders');
   });
 

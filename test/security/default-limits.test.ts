@@ -86,7 +86,7 @@ function sample(type: GraphQLInputType, name: string): unknown {
     case 'ID':
       return randomUUID();
     case 'Int':
-      return name === 'pageSize' ? MAX_PAGE_SIZE : 1;
+      return name === 'pageSize' || name === 'first' || name === 'last' ? MAX_PAGE_SIZE : 1;
     case 'Money':
       return '1.00';
     case 'Date':
@@ -98,14 +98,14 @@ function sample(type: GraphQLInputType, name: string): unknown {
   }
 }
 
-/**
- * Variables for an operation: every declared variable, except a position
- * (`since`), which must come from the server.
- */
+/** Variables that must come from the server (a position, cursors), or not with `first` (`last`). */
+const NOT_SAMPLED = new Set(['since', 'after', 'before', 'last']);
+
+/** Variables for an operation: every declared variable but those of NOT_SAMPLED. */
 function variablesFor(operation: OperationDefinitionNode): Record<string, unknown> {
   return Object.fromEntries(
     (operation.variableDefinitions ?? [])
-      .filter((v) => v.variable.name.value !== 'since')
+      .filter((v) => !NOT_SAMPLED.has(v.variable.name.value))
       .map((v) => [v.variable.name.value, sample(typeFromAST(schema, v.type as never) as GraphQLInputType, v.variable.name.value)]),
   );
 }

@@ -2,13 +2,14 @@ import { canSeeOwnedBy, orderOwnerScope, requireAuthenticated } from '../../doma
 import { isId } from '../../domain/ids.js';
 import { formatCursor } from '../../eventlog/cursor.js';
 import type { Resolvers } from '../../generated/graphql.js';
-import { checkPage, pageFields } from '../../graphql/pages.js';
-import { listOrders } from './queries.js';
+import { checkPage, connectionFields, connectionWindow, emptyConnection, pageFields, toConnection } from '../../graphql/pages.js';
+import { countOrders, listOrders, ordersWindow } from './queries.js';
 import { statusDisplay } from './view.js';
 
 /**
- * The order fields of the API. A customer sees their own orders only:
- * someone else's is `null`, exactly like a missing one (src/domain/access.ts).
+ * The order fields of the API, `User.ordersConnection` among them. A
+ * customer sees their own orders only: someone else's is `null`, exactly
+ * like a missing one (src/domain/access.ts).
  */
 export const ordersResolvers: Resolvers = {
   Query: {
@@ -24,6 +25,23 @@ export const ordersResolvers: Resolvers = {
       const result = await listOrders(read.db, { userId, status: filter?.status }, page, pageSize);
       return { ...result, page, pageSize };
     },
+    async ordersConnection(_, { filter, ...args }, { read, actor }) {
+      const userId = orderOwnerScope(actor, filter?.userId);
+      // The filter as applied: a customer's cursors are bound to their own scope.
+      const scoped = { userId: userId ?? null, status: filter?.status ?? null };
+      const scope = { connection: 'ordersConnection', filter: scoped };
+      const window = connectionWindow(args, scope);
+      if (userId != null && !isId(userId)) return emptyConnection();
+      const page = await ordersWindow(read.db, scoped, window);
+      return toConnection(scope, page, () => countOrders(read.db, scoped));
+    },
+  },
+  User: {
+    async ordersConnection(user, args, { loaders }) {
+      const scope = { connection: 'User.ordersConnection', filter: { userId: user.id } };
+      const page = await loaders.userOrderWindow(connectionWindow(args, scope)).load(user.id);
+      return toConnection(scope, page, () => loaders.userOrderCount.load(user.id));
+    },
   },
   Order: {
     user: (order, _, { loaders }) => loaders.user.load(order.userId),
@@ -36,4 +54,5 @@ export const ordersResolvers: Resolvers = {
     product: (item, _, { loaders }) => loaders.product.load(item.productId),
   },
   OrderPage: pageFields('orders'),
+  OrderConnection: connectionFields,
 };

@@ -2,6 +2,7 @@ import { Prisma } from '../../generated/prisma/client.js';
 import type { OrderStatus } from '../../domain/orders.js';
 import type { SqlClient } from '../../sql/client.js';
 import { idArray, whereAll } from '../../sql/fragments.js';
+import { countRows, keysetPage, keysetStatement, toKeysetPage, type KeysetPage, type KeysetWindow } from '../keyset.js';
 import { ORDER_VIEW, type OrderView } from './tables.js';
 
 /*
@@ -26,11 +27,15 @@ export interface OrderFilter {
   readonly status?: OrderStatus | null;
 }
 
-function orderConditions(filter: OrderFilter): Prisma.Sql {
-  return whereAll([
+function filterConditions(filter: OrderFilter): Array<Prisma.Sql | null> {
+  return [
     filter.userId != null ? Prisma.sql`user_id = ${filter.userId}::uuid` : null,
     filter.status != null ? Prisma.sql`status = ${filter.status}::"OrderStatus"` : null,
-  ]);
+  ];
+}
+
+function orderConditions(filter: OrderFilter): Prisma.Sql {
+  return whereAll(filterConditions(filter));
 }
 
 /** A page of orders matching the filter, newest first. */
@@ -72,4 +77,47 @@ export async function ordersPageForUsers(
   views.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
   for (const view of views) result.get(view.userId)!.items.push(view);
   return result;
+}
+
+/** A window of the orders matching the filter, newest first (keyset: one statement, as cheap far in as at the start). */
+export function ordersWindow(db: SqlClient, filter: OrderFilter, window: KeysetWindow): Promise<KeysetPage<OrderView>> {
+  return keysetPage(db, ORDER_VIEW, filterConditions(filter), window);
+}
+
+/** How many orders match the filter. */
+export function countOrders(db: SqlClient, filter: OrderFilter): Promise<number> {
+  return countRows(db, ORDER_VIEW, filterConditions(filter));
+}
+
+/**
+ * The same window of orders for many users in one statement: each user's
+ * window through the `(user_id, created_at DESC, id DESC)` index, joined
+ * LATERAL to the list of users. What `User.ordersConnection` batches through.
+ */
+export async function ordersWindowForUsers(
+  db: SqlClient,
+  userIds: readonly string[],
+  window: KeysetWindow,
+): Promise<Map<string, KeysetPage<OrderView>>> {
+  const rows = new Map<string, Array<{ view: OrderView; probe: boolean }>>(userIds.map((id) => [id, []]));
+  if (userIds.length > 0) {
+    const each = keysetStatement(ORDER_VIEW, 't', [Prisma.sql`t.user_id = k.owner`], window);
+    const found = await db.$queryRaw<Array<Record<string, unknown> & { probe: boolean }>>`
+      SELECT w.* FROM unnest(${idArray(userIds)}) AS k(owner) CROSS JOIN LATERAL (${each}) w`;
+    for (const row of found) {
+      const view = toView(row);
+      rows.get(view.userId)!.push({ view, probe: row.probe });
+    }
+  }
+  return new Map([...rows].map(([id, userRows]) => [id, toKeysetPage(userRows, window)]));
+}
+
+/** How many orders each user has placed (0 for none). */
+export async function countOrdersForUsers(db: SqlClient, userIds: readonly string[]): Promise<Map<string, number>> {
+  const counts = new Map<string, number>(userIds.map((id) => [id, 0]));
+  if (userIds.length === 0) return counts;
+  const rows = await db.$queryRaw<Array<{ user_id: string; n: number }>>`
+    SELECT user_id::text, count(*)::int AS n FROM order_view WHERE user_id = ANY(${idArray(userIds)}) GROUP BY user_id`;
+  for (const row of rows) counts.set(row.user_id, row.n);
+  return counts;
 }

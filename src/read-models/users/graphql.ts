@@ -2,8 +2,8 @@ import { requireAdmin, requireSelfOrAdmin } from '../../domain/access.js';
 import { isId } from '../../domain/ids.js';
 import { formatCursor } from '../../eventlog/cursor.js';
 import type { Resolvers } from '../../generated/graphql.js';
-import { checkPage, pageFields } from '../../graphql/pages.js';
-import { listUsers } from './queries.js';
+import { checkPage, connectionFields, connectionWindow, pageFields, toConnection } from '../../graphql/pages.js';
+import { countUsers, listUsers, usersWindow } from './queries.js';
 
 /** The user fields of the API: a customer sees themself, staff everyone. */
 export const usersResolvers: Resolvers = {
@@ -17,6 +17,12 @@ export const usersResolvers: Resolvers = {
       checkPage(page, pageSize);
       return { ...(await listUsers(read.db, page, pageSize)), page, pageSize };
     },
+    async usersConnection(_, args, { read, actor }) {
+      requireAdmin(actor);
+      const scope = { connection: 'usersConnection', filter: {} };
+      const page = await usersWindow(read.db, connectionWindow(args, scope));
+      return toConnection(scope, page, () => countUsers(read.db));
+    },
   },
   User: {
     position: (user) => formatCursor({ tx: user.lastTx, pos: user.lastPos }),
@@ -26,4 +32,5 @@ export const usersResolvers: Resolvers = {
     },
   },
   UserPage: pageFields('users'),
+  UserConnection: connectionFields,
 };

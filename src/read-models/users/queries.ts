@@ -1,5 +1,6 @@
 import type { SqlClient } from '../../sql/client.js';
 import { idArray } from '../../sql/fragments.js';
+import { countRows, keysetPage, type KeysetPage, type KeysetWindow } from '../keyset.js';
 import { pageOf } from '../page.js';
 import { USER_VIEW, type UserView } from './tables.js';
 
@@ -13,3 +14,8 @@ export async function usersByIds(db: SqlClient, ids: readonly string[]): Promise
 
 /** A page of users, newest first. */
 export const listUsers = (db: SqlClient, page: number, pageSize: number) => pageOf(db, USER_VIEW, page, pageSize);
+
+/** A window of users, newest first (keyset on `(created_at, id)`). */
+export const usersWindow = (db: SqlClient, window: KeysetWindow): Promise<KeysetPage<UserView>> => keysetPage(db, USER_VIEW, [], window);
+
+export const countUsers = (db: SqlClient) => countRows(db, USER_VIEW, []);
