@@ -35,9 +35,11 @@ import { PgCluster, type StopMode } from '../support/pg-cluster.js';
 import { LEASE_ACQUIRED, startServerProcess, stopAll, type ServerProcess } from '../support/process.js';
 import { ReplayDatabase, logHead } from '../support/replay.js';
 import { testDbKind } from '../support/server.js';
+import { PROJECTIONS as REGISTERED } from '../../src/app.js';
 import { wsClient } from '../support/ws.js';
 
-const PROJECTIONS = ['orders', 'products', 'users'];
+/** Every registered projection's name, sorted. */
+const PROJECTIONS = REGISTERED.map((p) => p.name).sort();
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
 /** Load before each outage, how long the database stays away, load after recovery. */
 const BEFORE_MS = 1500;
