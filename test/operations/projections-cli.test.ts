@@ -14,10 +14,14 @@ import { startTestServer, testDbKind, type TestServer } from '../support/server.
 
 const postgres = testDbKind() === 'postgres';
 
-/** `npm run projections -- <args>` against a database. */
-function cli(databaseUrl: string, ...args: string[]) {
-  const { PGLITE_DIR: _dir, ...env } = process.env;
-  return runScript('scripts/projections.ts', args, { ...env, DATABASE_URL: databaseUrl });
+/** `npm run projections -- <args>` against a database: a PostgreSQL URL, or the test's PGlite directory. */
+function cli(database: string | { databaseUrl?: string; pgliteDir?: string }, ...args: string[]) {
+  const { PGLITE_DIR: _dir, DATABASE_URL: _url, ...env } = process.env;
+  const target = typeof database === 'string' ? { databaseUrl: database } : database;
+  return runScript('scripts/projections.ts', args, {
+    ...env,
+    ...(target.databaseUrl ? { DATABASE_URL: target.databaseUrl } : { PGLITE_DIR: target.pgliteDir }),
+  });
 }
 
 const PLACE = `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { orderId } }`;
@@ -87,25 +91,6 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
       expect(p).toMatchObject({ status: 'RUNNING', deadLetterCount: 0 });
     }
   }, 120_000);
-
-  it('rebuild all without a server: in place, and the same read models', async () => {
-    const before = await readModelSnapshot(server.app.db.prisma);
-    const databaseUrl = server.database.databaseUrl!;
-    // Stop serving (and release the leases), but keep the database.
-    await server.app.stop();
-    const run = await cli(databaseUrl, 'rebuild', 'all');
-    expect(run.code, run.stderr).toBe(0);
-    for (const name of ['users', 'products', 'orders', 'sales']) {
-      expect(run.stdout).toMatch(new RegExp(`Rebuilt ${name} in place \\(no server was running it\\): \\d+ events`));
-    }
-    const { openDatabase } = await import('../../src/infrastructure/db/database.js');
-    const db = await openDatabase({ databaseUrl });
-    try {
-      expectSameReadModels(await readModelSnapshot(db.prisma), before);
-    } finally {
-      await db.close();
-    }
-  }, 120_000);
 });
 
 describe.runIf(postgres)('npm run projections -- status, dead-letters, retry, skip', () => {
@@ -162,8 +147,39 @@ describe.runIf(postgres)('npm run projections -- status, dead-letters, retry, sk
     expect((await server.ok(`{ order(id: "${orderId}") { status } }`)).order.status).toBe('PENDING');
   }, 60_000);
 
+});
+
+// What needs no second process next to a server runs on the embedded database too.
+describe('npm run projections -- without a server, on either database', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+    await seedOrders(server, 40);
+    for (const projector of server.app.projectors) await projector.catchUp();
+  }, 120_000);
+  afterAll(() => server?.stop());
+
+  it('rebuilds all in place once the server is stopped, to the same read models', async () => {
+    const before = await readModelSnapshot(server.app.db.prisma);
+    // Stop serving (PGlite: release the directory), but keep the database.
+    await server.app.stop();
+    const run = await cli(server.database, 'rebuild', 'all');
+    expect(run.code, run.stderr).toBe(0);
+    for (const name of ['users', 'products', 'orders', 'sales']) {
+      expect(run.stdout).toMatch(new RegExp(`Rebuilt ${name} in place \\(no server was running it\\): \\d+ events`));
+    }
+    const { openDatabase } = await import('../../src/infrastructure/db/database.js');
+    const db = await openDatabase(server.database);
+    try {
+      expectSameReadModels(await readModelSnapshot(db.prisma), before);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
+  // After the stop: an embedded database is open in one process at a time.
   it('says how to call it', async () => {
-    const run = await cli(server.database.databaseUrl!, 'rebuild', 'nope');
+    const run = await cli(server.database, 'rebuild', 'nope');
     expect(run.code).toBe(2);
     expect(run.stderr).toContain('expected a projection (users, products, orders, sales, or all), got "nope"');
     expect(run.stderr).toContain('usage: npm run projections -- <command>');
