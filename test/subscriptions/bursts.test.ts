@@ -7,6 +7,7 @@ import { addProduct, registerUser, uniqueEmail } from '../support/operations.js'
 import { RawWsClient, sleep } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { record, wsClient } from '../support/ws.js';
+import { watchQueues } from '../support/subscriber-queues.js';
 
 /**
  * Bursts, with the default SUBSCRIPTION_BUFFER (1000): one event that changes
@@ -94,25 +95,6 @@ function promptSubscriber() {
   return { sub, arrivals: sub.arrivals, burst };
 }
 
-/** The server-side queue of each open `ordersChanged` subscriber (white box: memory held per subscriber). */
-function pendingPerSubscriber(): number[] {
-  const feed = (server.app.subscriptions as unknown as { orders: { all: Set<{ iterator: { pending: unknown[] } }> } }).orders;
-  return [...feed.all].map((s) => s.iterator.pending.length);
-}
-
-function watchQueues() {
-  let max = 0;
-  const timer = setInterval(() => {
-    for (const n of pendingPerSubscriber()) max = Math.max(max, n);
-  }, 2);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return max;
-    },
-  };
-}
-
 /** The longest wait between two consecutive messages of a burst. */
 function largestGap(arrivals: number[]): number {
   let gap = 0;
@@ -138,7 +120,7 @@ describe(`a rename fanning out to ${ORDERS} orders`, () => {
     const base = server.app.subscriptions.size;
     const { sub, arrivals, burst: whole } = promptSubscriber();
     await openSubscriptions(base + 1, base + 1);
-    const queues = watchQueues();
+    const queues = watchQueues(server.app);
 
     const burst = await rename();
     await whole();

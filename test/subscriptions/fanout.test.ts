@@ -4,6 +4,7 @@ import { compareCursors, parseCursor, type Cursor } from '../../src/eventlog/cur
 import { addProduct, registerUser, uniqueEmail } from '../support/operations.js';
 import { RawWsClient, sleep, type Received } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { watchQueues } from '../support/subscriber-queues.js';
 
 /**
  * Fan-out and isolation of subscriptions on one instance, over real sockets:
@@ -213,26 +214,6 @@ function kernelSocketBytes(): number {
   return 64 * 1024 * 1024;
 }
 
-/** The server-side queues of the open `ordersChanged` subscribers (white box: memory held per subscriber). */
-function pendingPerSubscriber(): number[] {
-  const feed = (server.app.subscriptions as unknown as { orders: { all: Set<{ iterator: { pending: unknown[] } }> } }).orders;
-  return [...feed.all].map((s) => s.iterator.pending.length);
-}
-
-/** Samples the longest per-subscriber queue until stopped. */
-function watchQueues() {
-  let max = 0;
-  const timer = setInterval(() => {
-    for (const n of pendingPerSubscriber()) max = Math.max(max, n);
-  }, 2);
-  return {
-    stop: () => {
-      clearInterval(timer);
-      return max;
-    },
-  };
-}
-
 function pause(client: RawWsClient): void {
   (client.socket as unknown as { _socket: { pause(): void } })._socket.pause();
 }
@@ -293,7 +274,7 @@ describe('a stalled client', () => {
     stalled.subscribe('s', `subscription { ordersChanged { id version status position ${HEAVY} } }`);
     await subscriptionCount(base + USERS + 1, base + USERS + 1);
     pause(stalled);
-    const queues = watchQueues();
+    const queues = watchQueues(server.app);
 
     // 300 status changes, one writer per customer, while queries keep being served.
     const responded = new Map<string, number>(); // `${orderId}@${version}` -> response time
@@ -404,7 +385,7 @@ describe('a stalled client', () => {
     stalled.subscribe('s', `subscription($f: OrderFilter) { ordersChanged(filter: $f) { id userName version ${HEAVY} } }`, { f: filter });
     await subscriptionCount(base + 2, base + 2);
     pause(stalled);
-    const queues = watchQueues();
+    const queues = watchQueues(server.app);
 
     // 30 renames, each changing all 10 order views: 300 changes to 10 views.
     // Each rename waits until the normal client has it, so every projection
