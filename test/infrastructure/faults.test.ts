@@ -4,6 +4,7 @@
  * of the moment after which nothing was done, which leave the outcome
  * unknown, and which are not faults at all.
  */
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyFault } from '../../src/infrastructure/db/faults.js';
@@ -51,6 +52,25 @@ describe.runIf(testDbKind() === 'postgres')('classifyFault on errors from pg', (
     } finally {
       held.release();
       await pool.end();
+    }
+  });
+
+  it('a server that accepts the connection but never answers: the client and pool connect timeouts are retryable', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', connectionTimeoutMillis: 200 });
+      const viaClient = await failure(client.connect());
+      expect(String(viaClient)).toMatch(/timeout/i);
+      expect(classifyFault(viaClient)).toBe('retryable');
+      const pool = new pg.Pool({ host: '127.0.0.1', port, user: 'postgres', connectionTimeoutMillis: 200 });
+      const viaPool = await failure(pool.query('SELECT 1'));
+      expect(String(viaPool)).toMatch(/timeout/i);
+      expect(classifyFault(viaPool)).toBe('retryable');
+      await pool.end();
+    } finally {
+      silent.close();
     }
   });
 

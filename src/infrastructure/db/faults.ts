@@ -36,7 +36,9 @@ const RETRYABLE_KINDS = new Set(['DatabaseNotReachable', 'TooManyConnections', '
 const AMBIGUOUS_KINDS = new Set(['ConnectionClosed', 'SocketTimeout']);
 
 const CONNECTION_LOST = /Connection terminated|not queryable|ECONNRESET|EPIPE|socket hang up|Client was closed/i;
-const CONNECTION_REFUSED = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|timeout exceeded when trying to connect|Can't reach database server/i;
+// A connection that never came up (pg's connect timeouts among them): nothing was sent on it.
+const CONNECTION_REFUSED =
+  /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired|Can't reach database server/i;
 
 interface AdapterCause {
   readonly kind?: string;
