@@ -85,7 +85,11 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const writeModel = sqlWriteModel(db.sql);
   const commands = new CommandService(writeModel, {
     idempotencyTtlMs: config.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000, observer: metrics.commandObserver,
-    onCommitted: ({ position }) => (daemon.wake(parseCursor(position) ?? undefined), signals.eventsCommitted(parseCursor(position)!)),
+    onCommitted: ({ position }) => {
+      const cursor = parseCursor(position)!; // the store's own format
+      daemon.wake(cursor);
+      signals.eventsCommitted(cursor);
+    },
   });
   if (options.runProjectors !== false) await daemon.start();
   const timers = [

@@ -7,7 +7,7 @@ import { addProduct, registerUser, uniqueEmail } from '../support/operations.js'
 import { RawWsClient, sleep } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { record, wsClient } from '../support/ws.js';
-import { watchQueues } from '../support/subscriber-queues.js';
+import { openSubscriptions, watchQueues } from '../support/subscriber-queues.js';
 
 /**
  * Bursts, with the default SUBSCRIPTION_BUFFER (1000): one event that changes
@@ -50,23 +50,13 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.dispose()));
   await Promise.all(raw.splice(0).map((c) => c.close()));
-  await openSubscriptions(0, 0, 10_000);
+  await openSubscriptions(server.app, 0, 0, 10_000);
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.dispose()));
   await Promise.all(raw.map((c) => c.close()));
   await server?.stop();
 });
-
-async function openSubscriptions(atLeast: number, atMost = Infinity, timeoutMs = 10_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const size = server.app.subscriptions.size;
-    if (size >= atLeast && size <= atMost) return;
-    if (performance.now() > deadline) throw new Error(`expected ${atLeast}..${atMost} open subscriptions, have ${size}`);
-    await sleep(10);
-  }
-}
 
 /** Renames the customer (one event, a change to each of their orders); returns the event's position and the response time. */
 async function rename(): Promise<{ name: string; position: string; at: number }> {
@@ -119,7 +109,7 @@ describe(`a rename fanning out to ${ORDERS} orders`, () => {
   it('reaches a prompt ordersChanged subscriber as one message per changed order, in order, with no gap', async () => {
     const base = server.app.subscriptions.size;
     const { sub, arrivals, burst: whole } = promptSubscriber();
-    await openSubscriptions(base + 1, base + 1);
+    await openSubscriptions(server.app, base + 1, base + 1);
     const queues = watchQueues(server.app);
 
     const burst = await rename();
@@ -148,7 +138,7 @@ describe(`a rename fanning out to ${ORDERS} orders`, () => {
     const stalled = await RawWsClient.connect(server.url);
     raw.push(stalled);
     stalled.subscribe('s', `subscription { ordersChanged { id userName ${heavy} } }`);
-    await openSubscriptions(base + 2, base + 2);
+    await openSubscriptions(server.app, base + 2, base + 2);
     (stalled.socket as unknown as { _socket: { pause(): void } })._socket.pause();
 
     const burst = await rename();
@@ -164,7 +154,7 @@ describe(`a rename fanning out to ${ORDERS} orders`, () => {
     expect(gap).toBeLessThan(DEFAULT_STALL_MS + 3_000);
 
     // The stalled subscriber was ended on the server while still stalled.
-    await openSubscriptions(base + 1, base + 1, 10_000);
+    await openSubscriptions(server.app, base + 1, base + 1, 10_000);
 
     // Resumed, it reads what was already on its way, then the reason.
     (stalled.socket as unknown as { _socket: { resume(): void } })._socket.resume();

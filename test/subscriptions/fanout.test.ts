@@ -4,7 +4,7 @@ import { compareCursors, parseCursor, type Cursor } from '../../src/eventlog/cur
 import { addProduct, registerUser, uniqueEmail } from '../support/operations.js';
 import { RawWsClient, sleep, type Received } from '../support/raw-ws.js';
 import { startTestServer, type TestServer } from '../support/server.js';
-import { watchQueues } from '../support/subscriber-queues.js';
+import { openSubscriptions, watchQueues } from '../support/subscriber-queues.js';
 
 /**
  * Fan-out and isolation of subscriptions on one instance, over real sockets:
@@ -33,7 +33,7 @@ beforeAll(async () => {
 // Each test starts with no subscription open, whatever the previous one left.
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.close()));
-  await subscriptionCount(0, 0, 10_000);
+  await openSubscriptions(server.app, 0, 0, 10_000);
 });
 afterAll(async () => {
   await Promise.all(clients.map((c) => c.close()));
@@ -83,16 +83,6 @@ async function settled(): Promise<void> {
   // poked the feed: read the change history up to its head now.
   server.app.subscriptions.poke('orders');
   await server.app.subscriptions.idle();
-}
-
-async function subscriptionCount(atLeast: number, atMost = Infinity, timeoutMs = 20_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const size = server.app.subscriptions.size;
-    if (size >= atLeast && size <= atMost) return;
-    if (performance.now() > deadline) throw new Error(`expected ${atLeast}..${atMost} open subscriptions, have ${size}`);
-    await sleep(10);
-  }
 }
 
 function stats(latencies: number[]) {
@@ -158,7 +148,7 @@ describe('fan-out to 1,000 subscribers on one instance', () => {
     conns.forEach((conn) => {
       for (let s = 0; s < PER_CONNECTION; s++) conn.complete(String(s));
     });
-    await subscriptionCount(base, base, 10_000);
+    await openSubscriptions(server.app, base, base, 10_000);
   }, 55_000);
 
   it('1,000 ordersChanged subscriptions all receive one change exactly once', async () => {
@@ -172,7 +162,7 @@ describe('fan-out to 1,000 subscribers on one instance', () => {
     const ALL = `subscription { ordersChanged { id status version } }`;
     for (const conn of conns) for (let s = 0; s < PER_CONNECTION; s++) conn.subscribe(`all-${s}`, ALL);
     // No snapshot for ordersChanged: wait until the server registered them all.
-    await subscriptionCount(base + CONNECTIONS * PER_CONNECTION);
+    await openSubscriptions(server.app, base + CONNECTIONS * PER_CONNECTION, Infinity, 20_000);
 
     const { sent, at: responded } = await run('confirmOrder', orderId);
     await Promise.all(conns.map((conn) => conn.until(() => conn.received.filter((r) => r.message.id?.startsWith('all-')).length >= PER_CONNECTION, 30_000, 'one change on every subscription')));
@@ -196,7 +186,7 @@ describe('fan-out to 1,000 subscribers on one instance', () => {
         `per subscriber ${JSON.stringify(stats(latencies))} ms`,
     );
     await Promise.all(conns.map((conn) => conn.close()));
-    await subscriptionCount(base, base, 10_000);
+    await openSubscriptions(server.app, base, base, 10_000);
   }, 55_000);
 });
 
@@ -272,7 +262,7 @@ describe('a stalled client', () => {
     );
     const stalled = await connect();
     stalled.subscribe('s', `subscription { ordersChanged { id version status position ${HEAVY} } }`);
-    await subscriptionCount(base + USERS + 1, base + USERS + 1);
+    await openSubscriptions(server.app, base + USERS + 1, base + USERS + 1, 20_000);
     pause(stalled);
     const queues = watchQueues(server.app);
 
@@ -326,7 +316,7 @@ describe('a stalled client', () => {
 
     // Memory stayed bounded: no queue ever held more than the buffer, and the
     // stalled subscriber (over BUFFER distinct orders behind) was dropped.
-    await subscriptionCount(base + USERS, base + USERS, 5_000);
+    await openSubscriptions(server.app, base + USERS, base + USERS, 5_000);
     const maxQueue = queues.stop();
     expect(maxQueue).toBeLessThanOrEqual(BUFFER);
     expect(queryTimes.length).toBeGreaterThan(0);
@@ -383,7 +373,7 @@ describe('a stalled client', () => {
     normal.subscribe('n', `subscription($f: OrderFilter) { ordersChanged(filter: $f) { id userName version } }`, { f: filter });
     const stalled = await connect();
     stalled.subscribe('s', `subscription($f: OrderFilter) { ordersChanged(filter: $f) { id userName version ${HEAVY} } }`, { f: filter });
-    await subscriptionCount(base + 2, base + 2);
+    await openSubscriptions(server.app, base + 2, base + 2, 20_000);
     pause(stalled);
     const queues = watchQueues(server.app);
 

@@ -19,3 +19,14 @@ export function watchQueues(app: App) {
     },
   };
 }
+
+/** Waits (bounded) until the server has between `atLeast` and `atMost` subscriptions open. */
+export async function openSubscriptions(app: App, atLeast: number, atMost = Infinity, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const size = app.subscriptions.size;
+    if (size >= atLeast && size <= atMost) return;
+    if (performance.now() > deadline) throw new Error(`expected ${atLeast}..${atMost} open subscriptions, have ${size}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
