@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECTIONS } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { newId } from '../src/domain/ids.js';
 import { EventLogReader } from '../src/eventlog/reader.js';
 import { openDatabase, type Database } from '../src/infrastructure/db/database.js';
 import { openLeases } from '../src/infrastructure/db/leases.js';
@@ -125,7 +126,9 @@ try {
           }
         },
       );
-      const status = await operations.redrive(projection!.name, args[1], command === 'retry' ? 'RETRY' : 'SKIP', 30_000);
+      const requestId = newId();
+      const metadata = { correlationId: requestId, requestId, actor: { role: 'operator' } };
+      const status = await operations.redrive(projection!.name, args[1], command === 'retry' ? 'RETRY' : 'SKIP', metadata, 30_000);
       const left = status.deadLetters.filter((l) => l.aggregateId === args[1]);
       console.log(
         left.length === 0

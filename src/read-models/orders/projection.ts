@@ -38,6 +38,8 @@ async function renameUnloaded(
     tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
   }));
   const lastPerCustomer = [...new Map(rows.map((r) => [r.user_id, r])).values()];
+  // One history row per order and position: a redrive applies a customer's renames at one position.
+  const history = [...new Map(rows.map((r) => [`${r.user_id}:${r.tx}:${r.pos}`, r])).values()];
   const renamesOf = (list: typeof rows) =>
     Prisma.sql`jsonb_to_recordset(${JSON.stringify(list)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)`;
   const unloaded = Prisma.sql`(o.last_tx, o.last_pos) < (x.tx, x.pos) AND NOT (o.id = ANY(${idArray(loaded)}))`;
@@ -49,7 +51,7 @@ async function renameUnloaded(
       lastTx: Prisma.sql`x.tx::text`,
       lastPos: Prisma.sql`x.pos::text`,
     })}
-    FROM order_view o JOIN ${renamesOf(rows)} ON o.user_id = x.user_id
+    FROM order_view o JOIN ${renamesOf(history)} ON o.user_id = x.user_id
     WHERE ${unloaded}
     ON CONFLICT DO NOTHING`;
   await tx.$executeRaw`
