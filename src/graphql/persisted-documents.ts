@@ -7,7 +7,7 @@
  *
  * Which document a request runs is decided here, once, for both transports:
  * HTTP (src/server/graphql-over-http.ts) and graphql-ws (src/server/websocket.ts)
- * call {@link resolveDocument}. Imports nothing of this project: codegen.ts
+ * call {@link resolveDocument}. Imports nothing of this project at run time: codegen.ts
  * uses {@link persistedDocument} to write the manifest and the ids.
  */
 import { createHash } from 'node:crypto';
