@@ -7,6 +7,8 @@ import type { StoredEvent } from './eventlog/types.js';
 import type { Database } from './infrastructure/db/database.js';
 import { openLeases } from './infrastructure/db/leases.js';
 import { openMigrated, pendingMigrations } from './infrastructure/db/migrate.js';
+import manifest from './generated/persisted-documents.json' with { type: 'json' };
+import { PersistedDocuments } from './graphql/persisted-documents.js';
 import { openNotifications } from './infrastructure/db/notifications.js';
 import { InstanceSignals } from './infrastructure/signals.js';
 import { Metrics } from './observability/metrics.js';
@@ -52,6 +54,7 @@ export interface StartOptions {
 /** The composition root: wires the write side, the event log, projections and the API; owns nothing else. */
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const auth = resolveAuth(config); // before the database: a deployment without token configuration does not start
+  const documents = PersistedDocuments.fromManifest(manifest); // likewise a corrupt manifest
   const db = await openMigrated({
     ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { pgliteDir: config.PGLITE_DIR }),
     poolSize: config.DB_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, onQuery: options.onQuery,
@@ -100,6 +103,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
 
   const http = await createHttpServer({
     ...serverOptions(config), logger, commands, read, progress, operations, subscriptions: hub, tokens: auth.verifier, ideDevToken: auth.devToken,
+    documents: { documents, trustedOnly: config.TRUSTED_DOCUMENTS, staffDocuments: config.IDE_ENABLED },
     metrics: config.METRICS_ENABLED ? metrics : undefined, onSubscriptionMessage: () => metrics.messageSent(),
     async ready() {
       const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
@@ -108,7 +112,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   });
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
-  await logStartup(logger, config, { url, port, database: db.kind, auth });
+  await logStartup(logger, config, { url, port, database: db.kind, auth, persistedDocuments: documents.size });
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

@@ -42,6 +42,11 @@ export const DEFAULTS = {
   IDEMPOTENCY_PURGE_INTERVAL_MS: 10 * 60_000,
   /** Lifetime of the development admin token logged at start (embedded default only). */
   DEV_TOKEN_TTL_S: 12 * 3600,
+  /**
+   * Run only the persisted documents of the manifest (operations/, by `documentId`); off: any
+   * document, and ids too. Recommended for production (README "Trusted documents").
+   */
+  TRUSTED_DOCUMENTS: false,
 } as const;
 
 const Env = z.object({
@@ -85,6 +90,8 @@ const Env = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(DEFAULTS.AUTH_CLOCK_TOLERANCE_S),
+  /** Only the manifest's documents, sent by id (see DEFAULTS); staff may send their own where the IDE is on. */
+  TRUSTED_DOCUMENTS: z.enum(['true', 'false']).default(`${DEFAULTS.TRUSTED_DOCUMENTS}`).transform((v) => v === 'true'),
   /** Schema introspection; on unless NODE_ENV=production. */
   INTROSPECTION_ENABLED: z.enum(['true', 'false']).optional(),
   /** Limits on each GraphQL operation (see README "Limits"). */

@@ -2,6 +2,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 import { DomainError } from '../domain/errors.js';
+import { PERSISTED_DOCUMENT_NOT_FOUND, PERSISTED_DOCUMENT_REQUIRED } from './persisted-documents.js';
 import { ProjectionTimeoutError } from '../projections/progress.js';
 import { DatabaseUnavailableError } from '../sql/client.js';
 import { SlowConsumerError } from '../subscriptions/live-iterator.js';
@@ -19,6 +20,9 @@ const PASS_THROUGH = new Set([
   'QUERY_TOO_COMPLEX',
   // A bad bearer token, refused before any resolver runs (src/server/http.ts).
   'UNAUTHENTICATED',
+  // An unknown documentId, or a document sent where only trusted ones run (persisted-documents.ts).
+  PERSISTED_DOCUMENT_NOT_FOUND,
+  PERSISTED_DOCUMENT_REQUIRED,
 ]);
 
 /** Errors whose message and code are safe to show (besides domain errors). */

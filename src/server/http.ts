@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -16,6 +15,7 @@ import type { GraphQLContext } from '../graphql/context.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
+import type { DocumentPolicy } from '../graphql/persisted-documents.js';
 import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
@@ -23,8 +23,9 @@ import type { ReadModel } from '../projections/status.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
-import { graphqlPostHandler } from './graphql-post.js';
-import { mediaTypeStatusPlugin } from './graphql-over-http.js';
+import { graphqlExpressHandler } from './graphql-express.js';
+import { graphqlPostHandler, type ExecuteGraphQL } from './graphql-post.js';
+import { mediaTypeStatusPlugin, persistedDocumentRequest } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
@@ -51,6 +52,8 @@ export interface HttpServerDeps {
   readonly tokens: TokenVerifier;
   /** Depth, alias, directive, token and cost limits; introspection on or off. */
   readonly limits: OperationLimits;
+  /** The persisted documents (sent by `documentId`), and whether only they run (TRUSTED_DOCUMENTS). */
+  readonly documents: DocumentPolicy;
   /** Served at GET /metrics (Prometheus text format) when given. */
   readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
   /** Called for every subscription message sent (metrics). */
@@ -94,7 +97,7 @@ export interface HttpServer {
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const app = express();
   // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
-  let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
+  let graphqlPost: ReturnType<typeof graphqlPostHandler> | undefined;
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse) => {
     // Whatever the route: no body above the limit is ever read.
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
@@ -129,6 +132,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     operationLimits: deps.limits,
     onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
+    documents: deps.documents,
     context: (requestId, actor) => context(requestId, actor, false),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
@@ -146,6 +150,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     // preflight-forcing header.
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
+    // Automatic persisted queries keep documents clients sent: with trusted documents the manifest is the only store.
+    ...(deps.documents.trustedOnly ? { persistedQueries: false as const } : {}),
     // main.ts owns SIGINT/SIGTERM (stop everything, close the database); Apollo's
     // own handler would re-raise the signal and kill the process mid-shutdown.
     stopOnTerminationSignals: false,
@@ -172,13 +178,38 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     ],
   });
   await apollo.start();
-  /** Request and correlation ids (echoed back), and the caller from the Authorization header. */
-  const httpContext = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
+  /** Request and correlation ids, echoed back. */
+  const requestIds = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
     const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
     res.setHeader('x-request-id', requestId);
     res.setHeader('x-correlation-id', correlationId);
-    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
+    return { requestId, correlationId };
+  };
+  /**
+   * Every GraphQL request over HTTP, on either path (graphql-post.ts, and
+   * express for GET and other bodies): the caller from the Authorization
+   * header, then the document the request names (persistedDocumentRequest:
+   * `documentId` becomes the manifest's document, or the request is refused),
+   * then Apollo. A bad token or a refusal is thrown from the context function:
+   * Apollo answers it after its CSRF check, with the error's status, shaped by
+   * formatError, and runs nothing.
+   */
+  const executeGraphQL: ExecuteGraphQL = async (request, req, res) => {
+    const caller = await httpActor(deps.tokens, req.headers.authorization).then(
+      (actor) => ({ actor }),
+      (error: unknown) => ({ error }),
+    );
+    const named = 'actor' in caller ? persistedDocumentRequest(request, deps.documents, caller.actor) : { request };
+    return apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: 'request' in named ? named.request : request,
+      context: async () => {
+        const { requestId, correlationId } = requestIds(req, res);
+        if ('error' in caller) throw caller.error;
+        if ('refused' in named) throw named.refused;
+        return context(requestId, caller.actor, true, correlationId);
+      },
+    });
   };
 
   app.disable('x-powered-by');
@@ -206,15 +237,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     });
   }
   mountIde(app, { enabled: deps.ide ?? false, devToken: deps.ideDevToken });
-  app.use(
-    '/graphql',
-    express.json({ limit: deps.maxBodyBytes }),
-    expressMiddleware(apollo, { context: ({ req, res }) => httpContext(req, res) }),
-  );
+  app.use('/graphql', express.json({ limit: deps.maxBodyBytes }), graphqlExpressHandler(executeGraphQL));
   graphqlPost = graphqlPostHandler({
-    apollo,
+    execute: executeGraphQL,
     maxBodyBytes: deps.maxBodyBytes,
-    context: httpContext,
     onError: (error) => deps.logger.error({ err: error }, 'unexpected error serving POST /graphql'),
   });
   // Errors before GraphQL (unparsable or oversized bodies) get a GraphQL-shaped

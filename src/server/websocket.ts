@@ -23,6 +23,7 @@ import { ANONYMOUS, type Actor } from '../domain/access.js';
 import { DomainError } from '../domain/errors.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import { allValidationRules, checkCost, type OperationLimits } from '../graphql/limits.js';
+import { resolveDocument, type DocumentPolicy } from '../graphql/persisted-documents.js';
 import { authorizeSubscription, checkSubscriptionArgs } from '../graphql/resolvers/subscriptions.js';
 
 export interface WebSocketLimits {
@@ -44,6 +45,8 @@ export interface WebSocketDeps {
   /** Called for every `next` message sent (metrics). */
   readonly onMessage?: () => void;
   readonly tokens: TokenVerifier;
+  /** The persisted documents (a subscribe payload's `documentId`), and whether only they run. */
+  readonly documents: DocumentPolicy;
   /** Builds the context of one subscription. */
   readonly context: (requestId: string, actor: Actor) => GraphQLContext;
   readonly formatError: (error: GraphQLError) => ReturnType<GraphQLError['toJSON']>;
@@ -216,6 +219,12 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
       onClose(ctx) {
         clearTimeout(callers.get(ctx)?.expiry);
       },
+      /**
+       * The subscribe message's document (its `query`, or the persisted one its
+       * `documentId` names), checked before anything runs. Returning errors
+       * answers this operation alone with a protocol `error` message; the
+       * connection stays usable.
+       */
       async onSubscribe(ctx, id, payload) {
         const actor = callers.get(ctx)?.actor ?? ANONYMOUS;
         if (Object.keys(ctx.subscriptions).length > deps.limits.maxSubscriptionsPerConnection) {
@@ -225,7 +234,11 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
             }),
           ];
         }
-        const { document, errors } = documentOf(payload.query);
+        // A persisted document is named by `documentId` beside the `query` graphql-ws requires (send "").
+        const documentId = (payload as { documentId?: unknown }).documentId;
+        const resolution = resolveDocument(deps.documents, { query: payload.query, documentId }, actor);
+        if (resolution.kind === 'refused') return [resolution.error];
+        const { document, errors } = documentOf(resolution.kind === 'persisted' ? resolution.source : payload.query);
         if (errors.length || !document) return [...errors];
         const operation = getOperationAST(document, payload.operationName);
         if (!operation) {
