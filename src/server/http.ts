@@ -13,6 +13,7 @@ import { ANONYMOUS, type Actor } from '../domain/access.js';
 import { DomainError } from '../domain/errors.js';
 import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { Context } from '../observability/tracing.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
@@ -26,6 +27,7 @@ import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
 import { graphqlPostHandler } from './graphql-post.js';
 import { mediaTypeStatusPlugin } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
+import { RequestTracing } from './request-tracing.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -95,7 +97,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const app = express();
   // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
   let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
+  const tracing = new RequestTracing();
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    tracing.start(req, res);
     // Whatever the route: no body above the limit is ever read.
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     return graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res);
@@ -103,13 +107,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const server = http.createServer(dispatch);
   // `Expect: 100-continue`: the client waits to be told to send its body; one too large is refused instead.
   server.on('checkContinue', (req, res) => {
+    tracing.start(req, res);
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     res.writeContinue();
     dispatch(req, res);
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId): GraphQLContext => ({
     requestId,
     correlationId,
     actor,
@@ -121,6 +126,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
+    traceContext,
   });
   const ws = attachWebSocket(server, {
     schema,
@@ -129,7 +135,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     operationLimits: deps.limits,
     onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
-    context: (requestId, actor) => context(requestId, actor, false),
+    context: (requestId, actor, traceContext) => context(requestId, actor, false, traceContext),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
   const apollo = new ApolloServer<GraphQLContext>({
@@ -161,6 +167,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
       // 200 for request errors to clients that read only application/json (GraphQL over HTTP).
       mediaTypeStatusPlugin(),
+      // Names each request's span after its operation, with what it answered.
+      tracing.plugin(),
       // Cost needs the variables (page sizes usually are), hence after validation.
       {
         requestDidStart: async () => ({
@@ -178,7 +186,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
     res.setHeader('x-request-id', requestId);
     res.setHeader('x-correlation-id', correlationId);
-    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
+    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, tracing.contextOf(req), correlationId);
   };
 
   app.disable('x-powered-by');

@@ -12,6 +12,7 @@ function commandContext(ctx: GraphQLContext): CommandContext {
   const { actor } = ctx;
   return {
     actor,
+    traceContext: ctx.traceContext,
     metadata: {
       correlationId: ctx.correlationId,
       // The request is what caused these events.
