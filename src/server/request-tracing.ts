@@ -53,6 +53,8 @@ export class RequestTracing {
       { kind: SpanKind.SERVER, attributes: { [ATTR.protocol]: 'http', [ATTR.httpMethod]: method, [ATTR.urlPath]: '/graphql' } },
       remoteParent(req.headers),
     );
+    // No SDK: a span of no trace, nothing to keep or end.
+    if (!trace.isSpanContextValid(span.spanContext())) return;
     const request: RequestTrace = { span, context: trace.setSpan(ROOT_CONTEXT, span) };
     this.requests.set(req, request);
     this.byContext.set(request.context, request);

@@ -114,8 +114,8 @@ export class CommandService {
     const started = performance.now();
     let outcome = 'ok';
     try {
-      const span = { kind: SpanKind.INTERNAL, attributes: { [ATTR.commandType]: command } };
-      return await inSpan(`command ${command}`, span, ctx.traceContext ?? activeContext(), outcomeOf, async (span, traceContext) => {
+      const options = { kind: SpanKind.INTERNAL, attributes: { [ATTR.commandType]: command } };
+      return await inSpan(`command ${command}`, options, ctx.traceContext ?? activeContext(), outcomeOf, async (span, traceContext) => {
         const metadata = { ...ctx.metadata, ...traceCarrier(traceContext) };
         const result = await this.idempotent(command, input, { ...ctx, metadata, traceContext }, execute);
         setRecorded(span, () => ({

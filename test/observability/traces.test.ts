@@ -1,6 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_LINKS, causeLinks } from '../../src/observability/tracing.js';
 import { startTracing, type Tracing } from '../../src/observability/tracing-setup.js';
 import { addProduct, placeOrder, registerUser, uniqueEmail } from '../support/operations.js';
 import { KIND, STATUS, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.js';
@@ -50,6 +51,7 @@ const ORDERS_SUB = `subscription CustomerOrders($userId: ID!) { ordersChanged(fi
 
 const CONFIRM = `mutation ConfirmOrder($id: ID!, $v: Int) { confirmOrder(input: { orderId: $id, expectedVersion: $v }) { version position } }`;
 const CANCEL = `mutation CancelOrder($id: ID!, $reason: String!) { cancelOrder(input: { orderId: $id, reason: $reason }) { version position } }`;
+const CONFIRM_KEYED = `mutation($id: ID!, $key: String) { confirmOrder(input: { orderId: $id, idempotencyKey: $key }) { version position } }`;
 const SHIP = `mutation ShipOrder($id: ID!) { shipOrder(input: { orderId: $id }) { version position } }`;
 const RENAME = `mutation Rename($id: ID!, $v: Int!, $name: String!) { updateUserProfile(input: { userId: $id, expectedVersion: $v, name: $name }) { version position } }`;
 
@@ -241,6 +243,23 @@ describe('traces', () => {
     });
   });
 
+  it('mark a retry answered by its idempotency key as a replay of the first command', async () => {
+    const key = `trace-${crypto.randomUUID()}`;
+    const other = await placeOrder(server, userId, [{ productId: (await addProduct(server, 'Keyed lamp', '1.00')).productId, quantity: 1 }]);
+    const once = await post(CONFIRM_KEYED, { id: other.orderId, key });
+    const again = await post(CONFIRM_KEYED, { id: other.orderId, key });
+    expect(again).toEqual(once);
+    await tracing!.flush();
+    const commands = await receiver.until((spans) => {
+      const found = spans.filter((s) => s.name === 'command confirmOrder' && s.attributes['event.position'] === once.confirmOrder.position);
+      return found.length === 2 ? found : undefined;
+    }, 15_000, 'both attempts');
+    expect(commands.map((c) => [c.attributes['command.idempotent_replay'] ?? false, childrenOf(receiver.spans, c).length, c.attributes.outcome])).toEqual([
+      [false, 3, 'ok'],
+      [true, 0, 'ok'],
+    ]);
+  });
+
   it('trace a mutation sent over the WebSocket as a child of its WebSocket operation', async () => {
     const other = await placeOrder(server, userId, [{ productId: (await addProduct(server, 'Socket lamp', '3.00')).productId, quantity: 1 }]);
     await post(CONFIRM, { id: other.orderId });
@@ -258,15 +277,17 @@ describe('traces', () => {
     });
   });
 
-  it('link a rename to the message of every subscription it reaches: the profile and each of the customer’s orders', async () => {
+  it('link a rename to every message it causes: the profile’s and each of the customer’s orders’', async () => {
+    const { orders: { total } } = await post(`query($id: ID!) { orders(filter: { userId: $id }) { total } }`, { id: userId });
+    expect(total).toBeGreaterThanOrEqual(2);
     const profile = record(client, PROFILE_SUB, { id: userId });
     const orders = record(client, ORDERS_SUB, { userId });
     await profile.next(1);
     await openSubscriptions(server.app, 2, 2);
     const { updateUserProfile } = await post(RENAME, { id: userId, v: 1, name: `${NAME} Jr.` });
     await profile.next(2);
-    // Both of the customer's orders are renamed (set-wise: neither is in the rename's batch).
-    await orders.next(2);
+    // Every one of the customer's orders is renamed (set-wise: none is in the rename's batch).
+    await orders.next(total);
     profile.dispose();
     orders.dispose();
     await tracing!.flush();
@@ -276,17 +297,14 @@ describe('traces', () => {
       await messageAt('userProfileChanged', updateUserProfile.position),
       ...(await receiver.until((spans) => {
         const found = spans.filter((s) => s.name === 'send ordersChanged' && s.attributes['subscription.position'] === updateUserProfile.position);
-        return found.length === 2 ? found : undefined;
-      }, 15_000, 'both order messages')),
+        return found.length === total ? found : undefined;
+      }, 15_000, 'every order message')),
     ];
     for (const message of messages) expect(linksTo(message, command)).toHaveLength(1);
     const history = await server.app.db.sql.$queryRaw<Array<{ trace: { traceparent: string } | null }>>`
       SELECT trace_context AS trace FROM order_view_change
       WHERE view->>'user_id' = ${userId} AND (tx::text || ':' || pos::text) = ${updateUserProfile.position}`;
-    expect(history.map((h) => h.trace)).toEqual([
-      { traceparent: `00-${command.traceId}-${command.spanId}-01` },
-      { traceparent: `00-${command.traceId}-${command.spanId}-01` },
-    ]);
+    expect(history.map((h) => h.trace)).toEqual(Array(total).fill({ traceparent: `00-${command.traceId}-${command.spanId}-01` }));
   });
 
   it('never export personal data: no name, email or free text in any span', async () => {
@@ -295,5 +313,17 @@ describe('traces', () => {
     expect(receiver.refused).toEqual([]);
     const exported = receiver.bodies.join('\n');
     for (const secret of [NAME, EMAIL, REASON, 'Tracewell', 'Perdita']) expect(exported).not.toContain(secret);
+  });
+});
+
+describe('links to causes', () => {
+  it('link each causing span once, and at most MAX_LINKS of them, counting the rest', () => {
+    const carrier = (i: number) => ({ traceparent: `00-${'a'.repeat(24)}${i.toString(16).padStart(8, '0')}-${'b'.repeat(8)}${i.toString(16).padStart(8, '0')}-01` });
+    const carriers = Array.from({ length: MAX_LINKS + 8 }, (_, i) => carrier(i + 1));
+    const { links, dropped } = causeLinks([...carriers, ...carriers, null, undefined, { traceparent: 'not a traceparent' }]);
+    expect(links).toHaveLength(MAX_LINKS);
+    expect(dropped).toBe(8);
+    expect(new Set(links.map((l) => l.context.spanId)).size).toBe(MAX_LINKS);
+    expect(links[0]).toMatchObject({ context: { traceId: `${'a'.repeat(24)}00000001`, spanId: `${'b'.repeat(8)}00000001` }, attributes: { 'link.type': 'cause' } });
   });
 });
