@@ -34,7 +34,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'pglite',
-          include: ['test/{e2e,eventlog,infrastructure,subscriptions,operations,demo}/**/*.test.ts'],
+          include: ['test/{e2e,eventlog,infrastructure,subscriptions,operations,demo,observability}/**/*.test.ts'],
           env: { TEST_DB: 'pglite' },
         },
       },

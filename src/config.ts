@@ -47,7 +47,12 @@ export const DEFAULTS = {
    * document, and ids too. Recommended for production (README "Trusted documents").
    */
   TRUSTED_DOCUMENTS: false,
+  /** `service.name` of exported traces (README "Traces"). */
+  OTEL_SERVICE_NAME: 'orders-graphql',
 } as const;
+
+/** An http(s) URL; empty counts as unset (as for the SDK's own variables). */
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional());
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.PORT),
@@ -104,6 +109,17 @@ const Env = z.object({
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULTS.IDEMPOTENCY_KEY_TTL_HOURS),
   /** Serve Prometheus metrics at GET /metrics. */
   METRICS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /**
+   * Traces (src/observability/tracing-setup.ts): exported by OTLP/HTTP when
+   * either endpoint is set, unless OTEL_SDK_DISABLED=true. The endpoint gets
+   * `/v1/traces` appended; the traces endpoint is used as given. Unset: no
+   * SDK is loaded. The SDK reads the other standard OTEL_* variables itself.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  /** As the OpenTelemetry specification says: `true` in any case disables the SDK. */
+  OTEL_SDK_DISABLED: z.string().optional().transform((v) => v?.trim().toLowerCase() === 'true'),
+  OTEL_SERVICE_NAME: z.string().min(1).default(DEFAULTS.OTEL_SERVICE_NAME),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */
   SEED: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 }).transform(({ IDE_ENABLED, INTROSPECTION_ENABLED, ...env }) => ({

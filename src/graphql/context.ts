@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/access.js';
+import type { Context } from '../observability/tracing.js';
 import type { ReadModel } from '../projections/status.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
@@ -28,4 +29,6 @@ export interface GraphQLContext {
   readonly subscriptions: SubscriptionHub;
   /** How long a payload waits for its projection (read-your-writes). */
   readonly readYourWritesTimeoutMs: number;
+  /** The operation's span (HTTP request or WebSocket operation): commands are traced as its children. */
+  readonly traceContext: Context;
 }

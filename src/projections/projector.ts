@@ -1,8 +1,9 @@
 import { DEFAULTS } from '../config.js';
-import { LOG_START, compareCursors, maxCursor, type Cursor } from '../eventlog/cursor.js';
+import { LOG_START, compareCursors, formatCursor, maxCursor, type Cursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
 import type { RedriveRequested } from '../domain/redrives.js';
 import type { StoredEvent } from '../eventlog/types.js';
+import { ATTR, ROOT_CONTEXT, SpanKind, causeLinks, errorTypeOf, inSpan, setRecorded } from '../observability/tracing.js';
 import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../sql/client.js';
 import {
   aggregateKey,
@@ -288,17 +289,33 @@ export class Projector {
    * one transaction; events of parked aggregates are parked behind them. A
    * batch with nothing for this projection only moves the checkpoint: one
    * statement, atomic by itself.
+   *
+   * A batch that applies events is traced (`projection <name>`): a trace of
+   * its own, linked to the span of each command whose events it applies (as
+   * their metadata recorded it, on whichever instance the command ran).
    */
   private async applyUpTo(from: Cursor, to: Cursor, events: readonly StoredEvent[]): Promise<void> {
     const { apply, wait } = this.split(events);
-    if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
+    const handled = apply.filter((e) => this.handles(e));
+    if (wait.length === 0 && handled.length === 0) {
       await this.moveCheckpoint(this.db, from, to);
       return;
     }
-    await this.db.$transaction(async (tx) => {
-      await this.applyEvents(tx, apply);
-      await park(tx, this.name, wait, 'WAITING');
-      await this.moveCheckpoint(tx, from, to);
+    const { links, dropped } = causeLinks(handled.map((e) => e.metadata));
+    await inSpan(`projection ${this.name}`, { kind: SpanKind.CONSUMER, links }, ROOT_CONTEXT, errorTypeOf, async (span) => {
+      setRecorded(span, () => ({
+        [ATTR.projection]: this.name,
+        [ATTR.projectionFrom]: formatCursor(from),
+        [ATTR.projectionTo]: formatCursor(to),
+        [ATTR.eventCount]: events.length,
+        [ATTR.projectionApplied]: handled.length,
+        ...(dropped > 0 ? { [ATTR.linksDropped]: dropped } : {}),
+      }));
+      await this.db.$transaction(async (tx) => {
+        await this.applyEvents(tx, apply);
+        await park(tx, this.name, wait, 'WAITING');
+        await this.moveCheckpoint(tx, from, to);
+      });
     });
   }
 

@@ -12,6 +12,7 @@ import { ANONYMOUS, type Actor } from '../domain/access.js';
 import { DomainError } from '../domain/errors.js';
 import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { Context } from '../observability/tracing.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
@@ -27,6 +28,7 @@ import { graphqlExpressHandler } from './graphql-express.js';
 import { graphqlPostHandler, type ExecuteGraphQL } from './graphql-post.js';
 import { mediaTypeStatusPlugin, persistedDocumentRequest } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
+import { RequestTracing } from './request-tracing.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -98,7 +100,9 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const app = express();
   // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
   let graphqlPost: ReturnType<typeof graphqlPostHandler> | undefined;
+  const tracing = new RequestTracing();
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    tracing.start(req, res);
     // Whatever the route: no body above the limit is ever read.
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     return graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res);
@@ -106,13 +110,14 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const server = http.createServer(dispatch);
   // `Expect: 100-continue`: the client waits to be told to send its body; one too large is refused instead.
   server.on('checkContinue', (req, res) => {
+    tracing.start(req, res);
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     res.writeContinue();
     dispatch(req, res);
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId): GraphQLContext => ({
     requestId,
     correlationId,
     actor,
@@ -124,6 +129,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
+    traceContext,
   });
   const ws = attachWebSocket(server, {
     schema,
@@ -133,7 +139,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
     documents: deps.documents,
-    context: (requestId, actor) => context(requestId, actor, false),
+    context: (requestId, actor, traceContext) => context(requestId, actor, false, traceContext),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
   const apollo = new ApolloServer<GraphQLContext>({
@@ -167,6 +173,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
       // 200 for request errors to clients that read only application/json (GraphQL over HTTP).
       mediaTypeStatusPlugin(),
+      // Names each request's span after its operation, with what it answered.
+      tracing.plugin(),
       // Cost needs the variables (page sizes usually are), hence after validation.
       {
         requestDidStart: async () => ({
@@ -207,7 +215,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         const { requestId, correlationId } = requestIds(req, res);
         if ('error' in caller) throw caller.error;
         if ('refused' in named) throw named.refused;
-        return context(requestId, caller.actor, true, correlationId);
+        return context(requestId, caller.actor, true, tracing.contextOf(req), correlationId);
       },
     });
   };

@@ -38,7 +38,9 @@ function keyOf(view: { id: string; lastTx: bigint; lastPos: bigint }): ChangeKey
 
 /**
  * Live views for subscriptions, read only from read models and their change
- * histories. Knows no transport: it hands out async iterators of views.
+ * histories. Knows no transport: it hands out async iterators of changes —
+ * each view with its key (`position`) and, for a change from the history,
+ * the trace context of the command that caused it (a snapshot has none).
  */
 export class SubscriptionHub {
   private readonly orders: ChangeFeed<OrderView>;
@@ -94,7 +96,7 @@ export class SubscriptionHub {
    * `ownerId`, only if the order belongs to that user: anyone else's order
    * stays silent, exactly like one that does not exist.
    */
-  orderStatus(orderId: string, ownerId?: string): AsyncIterableIterator<OrderView> {
+  orderStatus(orderId: string, ownerId?: string): AsyncIterableIterator<Change<OrderView>> {
     const visible = (view: OrderView) => ownerId === undefined || view.userId === ownerId;
     return this.orders.subscribe(
       { id: orderId, matches: (change) => visible(change.view) },
@@ -106,7 +108,7 @@ export class SubscriptionHub {
   }
 
   /** The user's current view, then each change. */
-  userProfile(userId: string): AsyncIterableIterator<UserView> {
+  userProfile(userId: string): AsyncIterableIterator<Change<UserView>> {
     return this.users.subscribe(
       { id: userId },
       { ...this.iteratorOptions(), prelude: this.snapshot(() => usersByIds(this.db, [userId])) },
@@ -117,7 +119,7 @@ export class SubscriptionHub {
    * Every change to an order view matching the filter as of that change;
    * with `since`, the history after it first.
    */
-  ordersChanged(filter: { userId?: string | null; status?: OrderStatus | null }, since?: Cursor): AsyncIterableIterator<OrderView> {
+  ordersChanged(filter: { userId?: string | null; status?: OrderStatus | null }, since?: Cursor): AsyncIterableIterator<Change<OrderView>> {
     const matches = (change: Change<OrderView>) =>
       (filter.userId == null || change.view.userId === filter.userId) &&
       (filter.status == null || change.view.status === filter.status);

@@ -5,7 +5,9 @@
  * `node dist/main.js` on PostgreSQL: it applies the migrations to an empty
  * database through the Prisma CLI, then serves mutations over HTTP and
  * subscriptions over graphql-ws — as recommended, trusted documents only: the
- * persisted documents manifest ships compiled in dist/.
+ * persisted documents manifest ships compiled in dist/ — and exports their
+ * traces by OTLP (the OpenTelemetry SDK is a production dependency, loaded
+ * when configured).
  *
  * The build runs in a scratch copy of the sources (sharing node_modules), so
  * it never rewrites this checkout's dist/ or generated code under other tests.
@@ -23,6 +25,7 @@ import * as ops from '../../src/generated/operations.js';
 import { ADMIN, TEST_JWT_SECRET, bearer } from '../support/auth.js';
 import { ROOT } from '../support/cli.js';
 import { PG_SERVER_URL } from '../support/databases.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { record, wsClient } from '../support/ws.js';
 
@@ -54,6 +57,7 @@ const database = `orders_test_build_${process.pid}_${randomBytes(4).toString('he
 let scratch: string;
 let deployment: string;
 let server: ServerProcess | undefined;
+let receiver: OtlpReceiver | undefined;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'orders-build-'));
@@ -76,12 +80,16 @@ beforeAll(async () => {
   await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], deployment, 5 * 60_000);
 
   await admin(`CREATE DATABASE "${database}"`);
+  receiver = await startOtlpReceiver();
   server = await startServerProcess({
     cwd: deployment,
     nodeArgs: ['dist/main.js'],
     databaseUrl: `postgresql://postgres@127.0.0.1:5432/${database}`,
     // A deployment as the README runs it: production mode, tokens signed with a configured secret, trusted documents.
-    env: { NODE_ENV: 'production', AUTH_JWT_SECRET: TEST_JWT_SECRET, TRUSTED_DOCUMENTS: 'true', LOG_FORMAT: undefined, PGLITE_DIR: undefined },
+    env: {
+      NODE_ENV: 'production', AUTH_JWT_SECRET: TEST_JWT_SECRET, TRUSTED_DOCUMENTS: 'true', LOG_FORMAT: undefined, PGLITE_DIR: undefined,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
     // Migrating an empty database through the Prisma CLI comes first.
     startTimeoutMs: 2 * 60_000,
   });
@@ -106,6 +114,7 @@ async function byId<T, V>(document: TypedDocumentNode<T, V>, variables: V): Prom
 
 afterAll(async () => {
   await server?.stop().catch(() => server?.kill('SIGKILL'));
+  await receiver?.close();
   await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   if (scratch) await rm(scratch, { recursive: true, force: true });
 }, 60_000);
@@ -123,7 +132,7 @@ describe('the production build', () => {
       expect(existsSync(join(deployment, 'node_modules', devOnly)), devOnly).toBe(false);
     }
     // What the server needs at run time is there.
-    for (const runtime of ['prisma', '@prisma/client', 'pino-pretty']) {
+    for (const runtime of ['prisma', '@prisma/client', 'pino-pretty', '@opentelemetry/sdk-trace-node', '@opentelemetry/exporter-trace-otlp-http']) {
       expect(existsSync(join(deployment, 'node_modules', runtime)), runtime).toBe(true);
     }
   });
@@ -168,5 +177,13 @@ describe('the production build', () => {
     } finally {
       await client.dispose();
     }
+    // Traced: the confirmation's command, and the message it caused, linked to it.
+    const [command, message] = await receiver!.until((spans) => {
+      const command = spans.find((s) => s.name === 'command confirmOrder');
+      const message = command && spans.find((s) => s.name === 'send orderStatusChanged' && s.links.some((l) => l.spanId === command.spanId));
+      return message ? [command, message] : undefined;
+    }, 20_000, 'the confirmation and its message');
+    expect(command!.resource['service.name']).toBe('orders-graphql');
+    expect(message!.attributes['subscription.field']).toBe('orderStatusChanged');
   });
 });

@@ -22,7 +22,7 @@ function eventMetadata(ctx: GraphQLContext): EventMetadata {
 }
 
 function commandContext(ctx: GraphQLContext): CommandContext {
-  return { actor: ctx.actor, metadata: eventMetadata(ctx) };
+  return { actor: ctx.actor, traceContext: ctx.traceContext, metadata: eventMetadata(ctx) };
 }
 
 /**
