@@ -38,6 +38,17 @@ export default defineConfig({
           env: { TEST_DB: 'pglite' },
         },
       },
+      // The server with a read database of its own (READ_DATABASE_URL): the suites that
+      // exercise projections, read-your-writes and subscriptions end to end, again.
+      {
+        extends: true,
+        test: {
+          ...shared,
+          name: 'two-databases',
+          include: ['test/crash/kill9.test.ts'],
+          env: { TEST_DB: 'postgres', TEST_READ_DATABASE: 'separate' },
+        },
+      },
     ],
   },
 });

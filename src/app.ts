@@ -5,8 +5,10 @@ import { parseCursor } from './eventlog/cursor.js';
 import { EventLogReader } from './eventlog/reader.js';
 import type { StoredEvent } from './eventlog/types.js';
 import type { Database } from './infrastructure/db/database.js';
+import type { Databases } from './infrastructure/db/databases.js';
 import { openLeases } from './infrastructure/db/leases.js';
-import { openMigrated, pendingMigrations } from './infrastructure/db/migrate.js';
+import { openDatabases } from './infrastructure/db/databases.js';
+import { pendingMigrations } from './infrastructure/db/migrate.js';
 import { openNotifications } from './infrastructure/db/notifications.js';
 import { InstanceSignals } from './infrastructure/signals.js';
 import { Metrics } from './observability/metrics.js';
@@ -17,7 +19,7 @@ import type { Projector } from './projections/projector.js';
 import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/status.js';
 import { READ_MODELS } from './read-models/registry.js';
-import { createHttpServer } from './server/http.js';
+import { createHttpServer, type Readiness } from './server/http.js';
 import { logStartup } from './server/startup-log.js';
 import { SubscriptionHub } from './subscriptions/hub.js';
 import { CommandService } from './write/commands.js';
@@ -30,7 +32,10 @@ export const PROJECTIONS: readonly Projection[] = READ_MODELS.map((m) => m.proje
 export interface App {
   readonly url: string;
   readonly port: number;
+  /** The write database: the write model, the event log, idempotency keys. */
   readonly db: Database;
+  /** The read database: read models, checkpoints, dead letters, change histories, leases. `db` itself without READ_DATABASE_URL. */
+  readonly readDb: Database;
   readonly commands: CommandService;
   readonly read: ReadModel;
   readonly projectors: readonly Projector[];
@@ -52,22 +57,25 @@ export interface StartOptions {
 /** The composition root: wires the write side, the event log, projections and the API; owns nothing else. */
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const auth = resolveAuth(config); // before the database: a deployment without token configuration does not start
-  const db = await openMigrated({
+  const databases = await openDatabases({
     ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL } : { pgliteDir: config.PGLITE_DIR }),
+    readDatabaseUrl: config.READ_DATABASE_URL,
     poolSize: config.DB_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, onQuery: options.onQuery,
-    migrate: config.MIGRATE_ON_START, onMigrate: (pending) => logger.info({ pending }, 'applying migrations'),
+    migrate: config.MIGRATE_ON_START, onMigrate: (database, pending) => logger.info({ database, pending }, 'applying migrations'),
   });
+  const { write: db, read: readDb } = databases;
   const warn = (what: string) => (err: unknown) => logger.warn({ err }, what);
   const names = PROJECTIONS.map((p) => p.name);
+  // Projectors read the log on the write database and commit views and checkpoints on the read database.
   const reader = new EventLogReader(db.sql);
-  const read = readModel(db.sql, reader, names);
+  const read = readModel(readDb.sql, reader, names);
   const progress = new ProjectionProgress((name) => read.checkpoint(name));
   const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hub.size });
-  const hub = new SubscriptionHub(db.sql, { bufferLimit: config.SUBSCRIPTION_BUFFER, onError: warn('subscription feed read failed'), onDropped: (n) => metrics.messagesDroppedBy(n) });
+  const hub = new SubscriptionHub(readDb.sql, { bufferLimit: config.SUBSCRIPTION_BUFFER, onError: warn('subscription feed read failed'), onDropped: (n) => metrics.messagesDroppedBy(n) });
   await hub.start();
 
-  const leases = openLeases(db, warn('lease connection failed'));
-  const daemon = new ProjectionDaemon(db.sql, reader, PROJECTIONS, leases, {
+  const leases = openLeases(readDb, warn('lease connection failed'));
+  const daemon = new ProjectionDaemon(readDb.sql, reader, PROJECTIONS, leases, {
     logger, leaseRetryMs: config.LEASE_RETRY_MS, batchSize: config.PROJECTION_BATCH_SIZE,
     idlePollMs: config.PROJECTION_IDLE_POLL_MS, maxAttempts: config.PROJECTION_MAX_ATTEMPTS, beforeApply: options.projectionFault,
     onProgress: (name, cursor, applied) => {
@@ -76,12 +84,17 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     },
   });
   // Other instances' commits wake our projectors; their projectors' progress moves our waits and feeds.
-  const signals = await InstanceSignals.open(await openNotifications(db, warn('notification connection failed')), {
+  const onNotifyError = warn('notification connection failed');
+  const eventsChannel = await openNotifications(db, onNotifyError);
+  const signals = await InstanceSignals.open({
+    events: eventsChannel,
+    projections: databases.separate ? await openNotifications(readDb, onNotifyError) : eventsChannel,
+  }, {
     eventsCommitted: (cursor) => daemon.wake(cursor),
     projectionAdvanced: (name, cursor) => (progress.advance(name, cursor), hub.poke(name)),
     reconnected: () => (daemon.wake(), names.forEach((name) => hub.poke(name))),
   }, warn('NOTIFY failed'));
-  const operations = new ProjectionOperations(db.sql, names, () => read.projections(), (name) => (daemon.wakeOne(name), signals.wakeProjectors()));
+  const operations = new ProjectionOperations({ write: db.sql, read: readDb.sql }, names, () => read.projections(), (name) => (daemon.wakeOne(name), signals.wakeProjectors()));
   const writeModel = sqlWriteModel(db.sql);
   const commands = new CommandService(writeModel, {
     idempotencyTtlMs: config.IDEMPOTENCY_KEY_TTL_HOURS * 3600_000, observer: metrics.commandObserver,
@@ -101,10 +114,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const http = await createHttpServer({
     ...serverOptions(config), logger, commands, read, progress, operations, subscriptions: hub, tokens: auth.verifier, ideDevToken: auth.devToken,
     metrics: config.METRICS_ENABLED ? metrics : undefined, onSubscriptionMessage: () => metrics.messageSent(),
-    async ready() {
-      const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
-      return pending.length ? { ready: false, reason: `pending migrations: ${pending.join(', ')}` } : { ready: true };
-    },
+    ready: () => readiness(databases),
   });
   const port = await http.listen(config.PORT, config.HOST);
   const url = `http://127.0.0.1:${port}/graphql`;
@@ -118,10 +128,38 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await daemon.stop();
       await leases.close();
       await signals.close();
-      await db.close();
+      await databases.close();
       logger.info('server stopped');
     })());
-  return { url, port, db, commands, read, projectors: daemon.projectors, progress, subscriptions: hub, stop };
+  return { url, port, db, readDb, commands, read, projectors: daemon.projectors, progress, subscriptions: hub, stop };
+}
+
+/**
+ * Ready when every database answers and has its migrations. With a read
+ * database of its own each is checked on its own and reported by name
+ * (`databases`: "ok", "unavailable" or what is pending), so an operator sees
+ * which one is down. (A failure of the one database propagates: the server
+ * answers "database unavailable".)
+ */
+async function readiness(databases: Databases): Promise<Readiness> {
+  const checks = await Promise.all(
+    (databases.separate ? (['write', 'read'] as const) : (['write'] as const)).map(async (database) => {
+      const db = database === 'write' ? databases.write : databases.read;
+      const sets = databases.separate ? [database] : undefined;
+      const pending = await pendingMigrations((sql) => db.prisma.$queryRawUnsafe(sql), sets).catch((error: unknown) => {
+        if (!databases.separate) throw error;
+        return undefined;
+      });
+      return { database, state: pending === undefined ? 'unavailable' : pending.length ? `pending migrations: ${pending.join(', ')}` : 'ok' };
+    }),
+  );
+  const bad = checks.filter((c) => c.state !== 'ok');
+  if (!databases.separate) return bad.length ? { ready: false, reason: bad[0]!.state } : { ready: true };
+  return {
+    ready: bad.length === 0,
+    ...(bad.length ? { reason: bad.map((c) => `${c.database} database ${c.state}`).join('; ') } : {}),
+    databases: Object.fromEntries(checks.map((c) => [c.database, c.state])),
+  };
 }
 
 /** The HTTP and WebSocket limits and switches, from the configuration. */

@@ -50,6 +50,11 @@ const Env = z.object({
   /** PostgreSQL server mode when set; the embedded PGlite database otherwise. */
   DATABASE_URL: z.string().min(1).optional(),
   PGLITE_DIR: z.string().default(DEFAULTS.PGLITE_DIR),
+  /**
+   * A PostgreSQL database of its own for the read models (with DATABASE_URL only); unset: the
+   * write database holds them too. See README "Read database and replicas".
+   */
+  READ_DATABASE_URL: z.string().min(1).optional(),
   /** Apply pending migrations at startup (default), or refuse to start. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

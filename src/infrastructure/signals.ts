@@ -21,6 +21,17 @@ export interface SignalHandlers {
 }
 
 /**
+ * Where each channel travels: commit notifications on the write database
+ * (commands wake projectors), projection progress on the read database
+ * (projectors wake feeds and read-your-writes waits). With one database both
+ * are the same connection.
+ */
+export interface SignalConnections {
+  readonly events: Notifications;
+  readonly projections: Notifications;
+}
+
+/**
  * Wake-ups between instances over LISTEN/NOTIFY: payloads encoded here and
  * decoded here, every one stamped with the sending instance's id so that an
  * instance ignores its own echo (it acted on its own commit already). A
@@ -36,28 +47,28 @@ export class InstanceSignals {
   private readonly senders = new Map<string, (payload: string) => void>();
 
   private constructor(
-    private readonly notifications: Notifications,
+    private readonly connections: SignalConnections,
     private readonly onError: (error: unknown) => void,
   ) {}
 
   /** Listens on both channels; `handlers` hear other instances only. */
   static async open(
-    notifications: Notifications,
+    connections: SignalConnections,
     handlers: SignalHandlers,
     onError: (error: unknown) => void,
   ): Promise<InstanceSignals> {
-    const signals = new InstanceSignals(notifications, onError);
-    await notifications.listen(CHANNELS.events, (payload) => {
+    const signals = new InstanceSignals(connections, onError);
+    await connections.events.listen(CHANNELS.events, (payload) => {
       const message = signals.fromOthers(payload);
       if (message === undefined) return;
       handlers.eventsCommitted(parseCursor(message) ?? undefined);
     });
-    await notifications.listen(CHANNELS.projections, (payload) => {
+    await connections.projections.listen(CHANNELS.projections, (payload) => {
       const [name, position] = (signals.fromOthers(payload) ?? '').split(' ');
       const cursor = position ? parseCursor(position) : null;
       if (name && cursor) handlers.projectionAdvanced(name, cursor);
     });
-    notifications.onReconnect(handlers.reconnected);
+    for (const connection of distinct(connections)) connection.onReconnect(handlers.reconnected);
     return signals;
   }
 
@@ -85,9 +96,9 @@ export class InstanceSignals {
     return notifications.publish(CHANNELS.events, `${randomUUID()} wake`);
   }
 
-  /** Stops listening (the notification connection closes). */
-  close(): Promise<void> {
-    return this.notifications.close();
+  /** Stops listening (the notification connections close). */
+  async close(): Promise<void> {
+    await Promise.all(distinct(this.connections).map((c) => c.close()));
   }
 
   /** The message of a payload from another instance; undefined for this instance's own. */
@@ -100,11 +111,17 @@ export class InstanceSignals {
   private send(lane: string, channel: string, message: string): void {
     let sender = this.senders.get(lane);
     if (!sender) {
-      sender = coalescing((payload) => this.notifications.publish(channel, payload).catch(this.onError));
+      const connection = channel === CHANNELS.events ? this.connections.events : this.connections.projections;
+      sender = coalescing((payload) => connection.publish(channel, payload).catch(this.onError));
       this.senders.set(lane, sender);
     }
     sender(`${this.id} ${message}`);
   }
+}
+
+/** The connections, each once (one database: one connection for both channels). */
+function distinct(connections: SignalConnections): Notifications[] {
+  return [...new Set([connections.events, connections.projections])];
 }
 
 /** At most one send in flight, always the newest value. */

@@ -41,8 +41,8 @@ export interface HttpServerDeps {
   readonly webSocket: WebSocketLimits;
   /** Request bodies larger than this are refused with 413. */
   readonly maxBodyBytes: number;
-  /** Resolves when the database is reachable and fully migrated. */
-  readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
+  /** Whether the databases are reachable and fully migrated (rejecting: "database unavailable"). */
+  readonly ready: () => Promise<Readiness>;
   /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
   readonly ide?: boolean;
   /** Mints the development admin token the IDE puts into a local browser's Headers tab (embedded default only). */
@@ -88,6 +88,13 @@ export interface HttpServer {
   /** Stops accepting, lets in-flight requests finish, then closes. */
   stop(): Promise<void>;
   readonly webSocketServer: import('ws').WebSocketServer;
+}
+
+/** What /readyz answers: 200 when ready, else 503 with the reason; `databases` says how each one is (with a read database of its own). */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+  readonly databases?: Record<string, string>;
 }
 
 /** One HTTP server: GraphQL at /graphql, liveness at /healthz, readiness at /readyz. */
@@ -186,11 +193,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const state = await deps.ready().catch((error: unknown) => {
+    const state = await deps.ready().catch((error: unknown): Readiness => {
       deps.logger.warn({ err: error }, 'readiness check failed');
       return { ready: false, reason: 'database unavailable' };
     });
-    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
+    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason, databases: state.databases });
   });
   if (deps.metrics) {
     const metrics = deps.metrics;

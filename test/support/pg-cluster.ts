@@ -40,8 +40,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createDatabase, dropDatabase } from '../../src/infrastructure/db/pg-admin.js';
-import { migrateDeploy } from '../../src/infrastructure/db/migrate.js';
-import type { TestDatabase } from './databases.js';
+import { MIGRATION_SETS, migrateDeploy } from '../../src/infrastructure/db/migrate.js';
+import type { DatabaseRole, TestDatabase } from './databases.js';
 
 const run = promisify(execFile);
 
@@ -179,7 +179,7 @@ function initdb(cluster: PgCluster): Promise<unknown> {
 export class PgCluster {
   private running = false;
   private destroyed = false;
-  private template: Promise<string> | undefined;
+  private readonly templates = new Map<DatabaseRole, Promise<string>>();
 
   private constructor(
     /** The temporary directory: data directory, server log, socket. */
@@ -288,16 +288,21 @@ export class PgCluster {
 
   /**
    * A fresh, fully migrated database of its own, like `createTestDatabase`
-   * on the shared server: a copy of a template migrated once per cluster.
+   * on the shared server: a copy of a template migrated once per cluster and
+   * role (both migration sets, or only the write or the read set).
    */
-  async createTestDatabase(): Promise<TestDatabase> {
-    this.template ??= (async () => {
-      const name = 'orders_template';
-      await migrateDeploy({ databaseUrl: await this.createDatabase(name) });
-      return name;
-    })();
+  async createTestDatabase(role: DatabaseRole = 'both'): Promise<TestDatabase> {
+    let template = this.templates.get(role);
+    if (!template) {
+      template = (async () => {
+        const name = `orders_template_${role}`;
+        await migrateDeploy({ databaseUrl: await this.createDatabase(name) }, role === 'both' ? MIGRATION_SETS : [role]);
+        return name;
+      })();
+      this.templates.set(role, template);
+    }
     const name = `orders_${randomBytes(4).toString('hex')}`;
-    const databaseUrl = await this.createDatabase(name, await this.template);
+    const databaseUrl = await this.createDatabase(name, await template);
     return { kind: 'postgres', databaseUrl, dispose: () => dropDatabase(this.url(), name) };
   }
 
