@@ -19,7 +19,9 @@ import type { Projector } from './projections/projector.js';
 import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/status.js';
 import { READ_MODELS } from './read-models/registry.js';
-import { createHttpServer, type Readiness } from './server/http.js';
+import { createHttpServer, MIN_POSITION_HEADER, type Readiness } from './server/http.js';
+import { ValidationError } from './domain/errors.js';
+import { readSession, ReplicaRouter } from './infrastructure/db/replica-router.js';
 import { logStartup } from './server/startup-log.js';
 import { SubscriptionHub } from './subscriptions/hub.js';
 import { CommandService } from './write/commands.js';
@@ -69,9 +71,27 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // Projectors read the log on the write database and commit views and checkpoints on the read database.
   const reader = new EventLogReader(db.sql);
   const read = readModel(readDb.sql, reader, names);
-  const progress = new ProjectionProgress((name) => read.checkpoint(name));
+  // Read replicas of the read database: queries and subscription reads go there (none: the read database).
+  const router = config.READ_REPLICA_URLS.length
+    ? new ReplicaRouter(readDb.sql, config.READ_REPLICA_URLS, {
+        maxLagMs: config.READ_REPLICA_MAX_LAG_MS, checkIntervalMs: config.READ_REPLICA_CHECK_MS, waitMs: config.READ_REPLICA_WAIT_MS,
+        poolSize: config.DB_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, onQuery: options.onQuery,
+        onError: (replica, err) => logger.debug({ err, replica }, 'read replica check failed; skipping it'),
+      })
+    : undefined;
+  await router?.start();
+  /** A read-database WAL position at or after everything committed there so far (undefined without replicas, or if it cannot be read). */
+  const readPosition = async () => (router ? await router.primaryPosition().catch(() => undefined) : undefined);
+  // The position is read after the checkpoint: it covers the commit that moved it there.
+  const progress = new ProjectionProgress(async (name) => {
+    const cursor = await read.checkpoint(name);
+    return { cursor, lsn: await readPosition() };
+  });
   const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hub.size });
-  const hub = new SubscriptionHub(readDb.sql, { bufferLimit: config.SUBSCRIPTION_BUFFER, onError: warn('subscription feed read failed'), onDropped: (n) => metrics.messagesDroppedBy(n) });
+  const hub = new SubscriptionHub(readDb.sql, {
+    bufferLimit: config.SUBSCRIPTION_BUFFER, onError: warn('subscription feed read failed'), onDropped: (n) => metrics.messagesDroppedBy(n),
+    ...(router ? { reads: () => readSession(router, readDb.sql).db, handingOut: async () => router.raiseFloor(await router.primaryPosition()) } : {}),
+  });
   await hub.start();
 
   const leases = openLeases(readDb, warn('lease connection failed'));
@@ -79,8 +99,10 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     logger, leaseRetryMs: config.LEASE_RETRY_MS, batchSize: config.PROJECTION_BATCH_SIZE,
     idlePollMs: config.PROJECTION_IDLE_POLL_MS, maxAttempts: config.PROJECTION_MAX_ATTEMPTS, beforeApply: options.projectionFault,
     onProgress: (name, cursor, applied) => {
-      progress.advance(name, cursor);
-      if (applied > 0) (hub.poke(name), signals.projectionAdvanced(name, cursor));
+      if (applied === 0) return progress.advance(name, cursor);
+      if (!router) return (progress.advance(name, cursor), hub.poke(name), signals.projectionAdvanced(name, cursor));
+      // With replicas the batch's commit position goes with it: read after the commit, so it covers it.
+      void readPosition().then((lsn) => (progress.advance(name, cursor, lsn), hub.poke(name), signals.projectionAdvanced(name, cursor, lsn)));
     },
   });
   // Other instances' commits wake our projectors; their projectors' progress moves our waits and feeds.
@@ -91,7 +113,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     projections: databases.separate ? await openNotifications(readDb, onNotifyError) : eventsChannel,
   }, {
     eventsCommitted: (cursor) => daemon.wake(cursor),
-    projectionAdvanced: (name, cursor) => (progress.advance(name, cursor), hub.poke(name)),
+    projectionAdvanced: (name, cursor, lsn) => (progress.advance(name, cursor, lsn), hub.poke(name)),
     reconnected: () => (daemon.wake(), names.forEach((name) => hub.poke(name))),
   }, warn('NOTIFY failed'));
   const operations = new ProjectionOperations({ write: db.sql, read: readDb.sql }, names, () => read.projections(), (name) => (daemon.wakeOne(name), signals.wakeProjectors()));
@@ -104,6 +126,17 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       signals.eventsCommitted(cursor);
     },
   });
+  /**
+   * A client's `x-min-position`: waits (bounded) until every projection has
+   * passed it, and answers the WAL position that shows it. A malformed one is
+   * BAD_USER_INPUT, a wait that times out PROJECTION_TIMEOUT, for the request's reads.
+   */
+  const positionSeen = async (text: string): Promise<bigint | undefined> => {
+    const cursor = parseCursor(text);
+    if (!cursor) throw new ValidationError(MIN_POSITION_HEADER, 'expected a position as the API returns it (a mutation\'s `position`)');
+    const reached = await Promise.all(names.map((name) => progress.waitFor(name, cursor, config.READ_YOUR_WRITES_TIMEOUT_MS)));
+    return reached.some((lsn) => lsn === undefined) ? undefined : reached.reduce<bigint>((a, b) => (a > b! ? a : b!), 0n);
+  };
   if (options.runProjectors !== false) await daemon.start();
   const timers = [
     setInterval(() => writeModel.idempotency.purgeExpired(new Date()).catch(warn('purging expired idempotency keys failed')), config.IDEMPOTENCY_PURGE_INTERVAL_MS),
@@ -112,7 +145,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   timers.forEach((t) => t.unref());
 
   const http = await createHttpServer({
-    ...serverOptions(config), logger, commands, read, progress, operations, subscriptions: hub, tokens: auth.verifier, ideDevToken: auth.devToken,
+    ...serverOptions(config), logger, commands, read, progress, operations,
+    readSession: (minPosition) => {
+      const session = readSession(router, readDb.sql);
+      if (minPosition !== undefined) void session.require(() => positionSeen(minPosition)).catch(() => undefined);
+      return session;
+    }, subscriptions: hub, tokens: auth.verifier, ideDevToken: auth.devToken,
     metrics: config.METRICS_ENABLED ? metrics : undefined, onSubscriptionMessage: () => metrics.messageSent(),
     ready: () => readiness(databases),
   });
@@ -128,6 +166,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await daemon.stop();
       await leases.close();
       await signals.close();
+      await router?.stop();
       await databases.close();
       logger.info('server stopped');
     })());

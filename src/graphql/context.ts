@@ -26,6 +26,12 @@ export interface GraphQLContext {
   readonly operations: ProjectionOperations;
   /** Live views for subscriptions. */
   readonly subscriptions: SubscriptionHub;
+  /**
+   * Makes this request's later reads show a read-database WAL position (a
+   * replica that has replayed it, else the read primary; undefined: the
+   * primary). Without replicas it does nothing.
+   */
+  readonly readAt: (lsn: bigint | undefined) => Promise<void>;
   /** How long a payload waits for its projection (read-your-writes). */
   readonly readYourWritesTimeoutMs: number;
 }

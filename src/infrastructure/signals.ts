@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { formatCursor, parseCursor, type Cursor } from '../eventlog/cursor.js';
 import type { Notifications } from './db/notifications.js';
+import { formatLsn, parseLsn } from './db/replica-router.js';
 
 /** The channels instances signal each other on. */
 export const CHANNELS = {
   /** Events were committed (payload: the last one's cursor), or someone asks projectors to look (`wake`). */
   events: 'cqrs_events',
-  /** A projection committed a batch (payload: its name and checkpoint). */
+  /** A projection committed a batch (payload: its name and checkpoint, and with read replicas a WAL position). */
   projections: 'cqrs_projections',
 } as const;
 
@@ -14,8 +15,8 @@ export const CHANNELS = {
 export interface SignalHandlers {
   /** Events up to `cursor` were committed; undefined: look anyway (an operator's request). */
   readonly eventsCommitted: (cursor: Cursor | undefined) => void;
-  /** `projection` committed everything up to `cursor`. */
-  readonly projectionAdvanced: (projection: string, cursor: Cursor) => void;
+  /** `projection` committed everything up to `cursor` (with read replicas: a read-database WAL position covering that commit). */
+  readonly projectionAdvanced: (projection: string, cursor: Cursor, lsn: bigint | undefined) => void;
   /** The listening connection was lost and is back: anything may have been missed meanwhile. */
   readonly reconnected: () => void;
 }
@@ -64,9 +65,9 @@ export class InstanceSignals {
       handlers.eventsCommitted(parseCursor(message) ?? undefined);
     });
     await connections.projections.listen(CHANNELS.projections, (payload) => {
-      const [name, position] = (signals.fromOthers(payload) ?? '').split(' ');
+      const [name, position, lsn] = (signals.fromOthers(payload) ?? '').split(' ');
       const cursor = position ? parseCursor(position) : null;
-      if (name && cursor) handlers.projectionAdvanced(name, cursor);
+      if (name && cursor) handlers.projectionAdvanced(name, cursor, lsn && /^[0-9A-F]+\/[0-9A-F]+$/i.test(lsn) ? parseLsn(lsn) : undefined);
     });
     for (const connection of distinct(connections)) connection.onReconnect(handlers.reconnected);
     return signals;
@@ -83,9 +84,10 @@ export class InstanceSignals {
     this.send(`${CHANNELS.events}:wake`, CHANNELS.events, 'wake');
   }
 
-  /** A projector of this instance committed `projection` up to `cursor`. */
-  projectionAdvanced(projection: string, cursor: Cursor): void {
-    this.send(`${CHANNELS.projections}:${projection}`, CHANNELS.projections, `${projection} ${formatCursor(cursor)}`);
+  /** A projector of this instance committed `projection` up to `cursor` (and `lsn` covers that commit, when known). */
+  projectionAdvanced(projection: string, cursor: Cursor, lsn?: bigint): void {
+    const message = `${projection} ${formatCursor(cursor)}${lsn === undefined ? '' : ` ${formatLsn(lsn)}`}`;
+    this.send(`${CHANNELS.projections}:${projection}`, CHANNELS.projections, message);
   }
 
   /**

@@ -19,6 +19,7 @@ import { createLoaders } from '../graphql/loaders.js';
 import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
+import type { ReadSession } from '../infrastructure/db/replica-router.js';
 import type { ReadModel } from '../projections/status.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
@@ -35,6 +36,12 @@ export interface HttpServerDeps {
   readonly commands: CommandService;
   readonly read: ReadModel;
   readonly progress: ProjectionProgress;
+  /**
+   * The reads of one request: the read database, or with read replicas one
+   * chosen for it (src/infrastructure/db/replica-router.ts). `minPosition`
+   * is the request's `x-min-position` header, when it has one.
+   */
+  readonly readSession: (minPosition?: string) => ReadSession;
   readonly operations: ProjectionOperations;
   readonly readYourWritesTimeoutMs: number;
   readonly subscriptions: SubscriptionHub;
@@ -90,6 +97,14 @@ export interface HttpServer {
   readonly webSocketServer: import('ws').WebSocketServer;
 }
 
+/**
+ * A request header with a position the client has seen (a mutation's
+ * `position`, an `Order.position`): the request reads state that includes
+ * it, from a replica that has replayed it or else the read primary, as a
+ * mutation payload does (read-your-writes across requests).
+ */
+export const MIN_POSITION_HEADER = 'x-min-position';
+
 /** What /readyz answers: 200 when ready, else 503 with the reason; `databases` says how each one is (with a read database of its own). */
 export interface Readiness {
   readonly ready: boolean;
@@ -116,19 +131,24 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId, minPosition?: string): GraphQLContext => {
+    const session = deps.readSession(minPosition);
+    const read = { ...deps.read, db: session.db };
+    return {
     requestId,
     correlationId,
     actor,
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
-    read: deps.read,
-    loaders: createLoaders(deps.read, { cache }),
+    read,
+    loaders: createLoaders(read, { cache }),
+    readAt: (lsn) => session.require(lsn),
     progress: deps.progress,
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
-  });
+    };
+  };
   const ws = attachWebSocket(server, {
     schema,
     logger: deps.logger,
@@ -185,7 +205,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
     res.setHeader('x-request-id', requestId);
     res.setHeader('x-correlation-id', correlationId);
-    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
+    const minPosition = req.headers[MIN_POSITION_HEADER];
+    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId, Array.isArray(minPosition) ? minPosition[0] : minPosition);
   };
 
   app.disable('x-powered-by');

@@ -26,10 +26,8 @@
  * `max_wal_senders`…); `run()` runs any server binary as the cluster's OS
  * user; the port and socket directory are given at each start, so a copied
  * data directory carries none of its origin's; and the trust pg_hba.conf of
- * initdb admits replication connections from 127.0.0.1. A streaming standby
- * would be `PgCluster.create({ makeDataDir: (c) => c.run('pg_basebackup',
- * ['-D', c.dataDir, '-R', '-h', '127.0.0.1', '-p', String(primary.port),
- * '-U', 'postgres']) })`.
+ * initdb admits replication connections from 127.0.0.1, which
+ * `createStandby()` uses for a streaming standby (`pg_basebackup -R`).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -237,6 +235,20 @@ export class PgCluster {
         }
       }
     }
+  }
+
+  /**
+   * A streaming standby of this cluster (`pg_basebackup -R -c fast`: a copy
+   * of its data directory that connects back to it and replays its WAL), on
+   * a free port of its own; hot standby, so it answers read-only queries.
+   * Destroy it like any cluster.
+   */
+  createStandby(options: Omit<PgClusterOptions, 'makeDataDir'> = {}): Promise<PgCluster> {
+    return PgCluster.create({
+      ...options,
+      makeDataDir: (standby) =>
+        standby.run('pg_basebackup', ['-D', standby.dataDir, '-R', '-c', 'fast', '-X', 'stream', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres']),
+    });
   }
 
   /** Appends settings to postgresql.conf (later lines win); they apply from the next start. */
