@@ -45,7 +45,12 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'two-databases',
-          include: ['test/crash/kill9.test.ts'],
+          include: [
+            'test/crash/kill9.test.ts',
+            'test/e2e/{commands,dead-letters,projections,idempotency,metrics}.test.ts',
+            'test/subscriptions/{order-subscriptions,change-history,redrive,transport}.test.ts',
+            'test/operations/projections-cli.test.ts',
+          ],
           env: { TEST_DB: 'postgres', TEST_READ_DATABASE: 'separate' },
         },
       },
