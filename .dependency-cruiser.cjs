@@ -45,8 +45,8 @@ function npm(/** @type {string} */ name) {
   return `(^|/)node_modules/${escaped}(/|$)|^${escaped}(/|$)`;
 }
 
-/** The Prisma client: the generated one (src/generated/prisma) and the @prisma/* / prisma packages. */
-const PRISMA_CLIENT = ['(^|/)generated/prisma(/|$)', npm('@prisma/[^/]+'), npm('.prisma'), npm('prisma')];
+/** The Prisma clients: the generated ones (src/generated/prisma for the write schema, prisma-read for the read one) and the @prisma/* / prisma packages. */
+const PRISMA_CLIENT = ['(^|/)generated/prisma(-read)?(/|$)', npm('@prisma/[^/]+'), npm('.prisma'), npm('prisma')];
 
 /** GraphQL / Apollo libraries: the API layer's concern only. */
 const GRAPHQL_LIBS = [npm('graphql'), npm('@apollo/[^/]+'), npm('graphql-ws'), npm('@as-integrations/[^/]+')];
@@ -125,7 +125,7 @@ module.exports = {
           '^src/observability/tracing[.]ts$',
           // reported by write-not-to-infrastructure
           '^src/(write-model|graphql|server)/',
-          '(^|/)generated/prisma(/|$)',
+          '(^|/)generated/prisma(-read)?(/|$)',
         ],
       },
     },

@@ -38,6 +38,12 @@ export const DEFAULTS = {
   GRAPHQL_MAX_COST: 10_000,
   AUTH_CLOCK_TOLERANCE_S: 5,
   IDEMPOTENCY_KEY_TTL_HOURS: 24,
+  /** A read replica whose replay is further behind the read primary than this is skipped, in ms. */
+  READ_REPLICA_MAX_LAG_MS: 1000,
+  /** How often each read replica's reachability and replay position are checked, in ms. */
+  READ_REPLICA_CHECK_MS: 250,
+  /** How long a read that must see a position waits for its replica to replay it before reading the primary, in ms. */
+  READ_REPLICA_WAIT_MS: 1000,
   /** How often expired idempotency keys are deleted (they are ignored at once). */
   IDEMPOTENCY_PURGE_INTERVAL_MS: 10 * 60_000,
   /** Lifetime of the development admin token logged at start (embedded default only). */
@@ -60,6 +66,19 @@ const Env = z.object({
   /** PostgreSQL server mode when set; the embedded PGlite database otherwise. */
   DATABASE_URL: z.string().min(1).optional(),
   PGLITE_DIR: z.string().default(DEFAULTS.PGLITE_DIR),
+  /**
+   * A PostgreSQL database of its own for the read models (with DATABASE_URL only); unset: the
+   * write database holds them too. See README "Read database and replicas".
+   */
+  READ_DATABASE_URL: z.string().min(1).optional(),
+  /** PostgreSQL streaming replicas of the read database, comma-separated; queries and subscription reads go there. */
+  READ_REPLICA_URLS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
+  READ_REPLICA_MAX_LAG_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_REPLICA_MAX_LAG_MS),
+  READ_REPLICA_CHECK_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_REPLICA_CHECK_MS),
+  READ_REPLICA_WAIT_MS: z.coerce.number().int().min(0).default(DEFAULTS.READ_REPLICA_WAIT_MS),
   /** Apply pending migrations at startup (default), or refuse to start. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -27,6 +27,12 @@ export interface GraphQLContext {
   readonly operations: ProjectionOperations;
   /** Live views for subscriptions. */
   readonly subscriptions: SubscriptionHub;
+  /**
+   * Makes this request's later reads show a read-database WAL position (a
+   * replica that has replayed it, else the read primary; undefined: the
+   * primary). Without replicas it does nothing.
+   */
+  readonly readAt: (lsn: bigint | undefined) => Promise<void>;
   /** How long a payload waits for its projection (read-your-writes). */
   readonly readYourWritesTimeoutMs: number;
   /** The operation's span (HTTP request or WebSocket operation): commands are traced as its children. */

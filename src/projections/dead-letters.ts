@@ -125,33 +125,38 @@ export async function listDeadLetters(
  * An operator's request for the aggregate's failed event: RETRY applies it
  * and those waiting behind it again; SKIP drops it and applies the rest.
  *
- * One statement: the dead letters are marked (so `status` shows the request)
- * and a `RedriveRequested` event is appended to the log, which is what the
- * projector acts on when it reaches it (see src/domain/redrives.ts). Returns
- * the event's position, or null when there was no failed event to act on.
+ * A `RedriveRequested` event is appended to the log (on the write database),
+ * which is what the projector acts on when it reaches it (see
+ * src/domain/redrives.ts); then the dead letters are marked (on the read
+ * database) so that `status` shows the request. The projector acts on the
+ * event's data only, so a mark that is lost (or lands after the projector
+ * carried the request out, marking nothing) changes nothing. Returns the
+ * event's position, or null when there was no failed event to act on.
  */
 export async function requestRedrive(
-  db: SqlClient,
+  databases: { readonly write: SqlClient; readonly read: SqlClient },
   projection: string,
   aggregateId: string,
   action: 'RETRY' | 'SKIP',
   metadata: EventMetadata,
   now: Date,
 ): Promise<Cursor | null> {
-  const rows = await db.$queryRaw<Array<{ tx: string; pos: string; aggregate_type: string }>>`
-    WITH requested AS (
-      UPDATE projection_dead_letter SET state = ${action}
-      WHERE projection = ${projection} AND aggregate_id::text = ${aggregateId} AND state IN ('FAILED', 'RETRY', 'SKIP')
-      RETURNING aggregate_type
-    )
+  const [letter] = await databases.read.$queryRaw<Array<{ aggregate_type: string }>>`
+    SELECT aggregate_type FROM projection_dead_letter
+    WHERE projection = ${projection} AND aggregate_id::text = ${aggregateId} AND state IN ('FAILED', 'RETRY', 'SKIP')
+    LIMIT 1`;
+  if (!letter) return null;
+  const [row] = await databases.write.$queryRaw<Array<{ tx: string; pos: string }>>`
     INSERT INTO event_log (event_id, type, schema_version, aggregate_type, aggregate_id, aggregate_version, data, metadata, occurred_at)
-    SELECT gen_random_uuid(), 'RedriveRequested', ${EVENT_SCHEMA_VERSIONS.RedriveRequested}, 'Redrive', gen_random_uuid(), 1,
-      jsonb_build_object('projection', ${projection}::text, 'aggregateType', r.aggregate_type,
+    VALUES (gen_random_uuid(), 'RedriveRequested', ${EVENT_SCHEMA_VERSIONS.RedriveRequested}, 'Redrive', gen_random_uuid(), 1,
+      jsonb_build_object('projection', ${projection}::text, 'aggregateType', ${letter.aggregate_type}::text,
         'aggregateId', ${aggregateId}::text, 'action', ${action}::text),
-      ${JSON.stringify(metadata)}::jsonb, ${now.toISOString()}::timestamptz
-    FROM (SELECT aggregate_type FROM requested LIMIT 1) r
-    RETURNING tx_id::text AS tx, position::text AS pos, aggregate_type`;
-  return rows[0] ? cursorOf(rows[0]) : null;
+      ${JSON.stringify(metadata)}::jsonb, ${now.toISOString()}::timestamptz)
+    RETURNING tx_id::text AS tx, position::text AS pos`;
+  await databases.read.$executeRaw`
+    UPDATE projection_dead_letter SET state = ${action}
+    WHERE projection = ${projection} AND aggregate_id::text = ${aggregateId} AND state IN ('FAILED', 'RETRY', 'SKIP')`;
+  return cursorOf(row!);
 }
 
 /** The event ids parked for one aggregate, in log order, the failed one first. */

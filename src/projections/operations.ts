@@ -15,7 +15,8 @@ import { readCheckpoint, type ProjectionStatus } from './status.js';
  */
 export class ProjectionOperations {
   constructor(
-    private readonly db: SqlClient,
+    /** The event log's database (the request is appended there) and the read models' (dead letters, checkpoints). */
+    private readonly databases: { readonly write: SqlClient; readonly read: SqlClient },
     private readonly names: readonly string[],
     private readonly status: () => Promise<readonly ProjectionStatus[]>,
     /** Wakes the projection's projector (here or, through NOTIFY, elsewhere). */
@@ -32,12 +33,12 @@ export class ProjectionOperations {
     if (!this.names.includes(projection)) {
       throw new ValidationError('projection', `expected one of ${this.names.join(', ')}, got "${projection}"`);
     }
-    const at = isId(aggregateId) ? await requestRedrive(this.db, projection, aggregateId, action, metadata, new Date()) : null;
+    const at = isId(aggregateId) ? await requestRedrive(this.databases, projection, aggregateId, action, metadata, new Date()) : null;
     if (!at) throw new NotFoundError(`Failed event of ${projection}`, [aggregateId]);
     await this.wake(projection);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (compareCursors(await readCheckpoint(this.db, projection), at) >= 0) break;
+      if (compareCursors(await readCheckpoint(this.databases.read, projection), at) >= 0) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     return (await this.status()).find((p) => p.name === projection)!;

@@ -21,6 +21,7 @@ import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/status.js';
+import type { ReadSession } from '../infrastructure/db/replica-router.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
@@ -37,6 +38,12 @@ export interface HttpServerDeps {
   readonly logger: Logger;
   readonly commands: CommandService;
   readonly read: ReadModel;
+  /**
+   * The reads of one request: the read database, or with read replicas one
+   * chosen for it (src/infrastructure/db/replica-router.ts). `minPosition`
+   * is the request's `x-min-position` header, when it has one.
+   */
+  readonly readSession: (minPosition?: string) => ReadSession;
   readonly progress: ProjectionProgress;
   readonly operations: ProjectionOperations;
   readonly readYourWritesTimeoutMs: number;
@@ -44,8 +51,8 @@ export interface HttpServerDeps {
   readonly webSocket: WebSocketLimits;
   /** Request bodies larger than this are refused with 413. */
   readonly maxBodyBytes: number;
-  /** Resolves when the database is reachable and fully migrated. */
-  readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
+  /** Whether the databases are reachable and fully migrated (rejecting: "database unavailable"). */
+  readonly ready: () => Promise<Readiness>;
   /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
   readonly ide?: boolean;
   /** Mints the development admin token the IDE puts into a local browser's Headers tab (embedded default only). */
@@ -87,6 +94,21 @@ async function httpActor(tokens: TokenVerifier, header: string | undefined): Pro
   }
 }
 
+/**
+ * A request header with a position the client has seen (a mutation's
+ * `position`, an `Order.position`): the request reads state that includes
+ * it, from a replica that has replayed it or else the read primary, as a
+ * mutation payload does (read-your-writes across requests).
+ */
+export const MIN_POSITION_HEADER = 'x-min-position';
+
+/** What /readyz answers: 200 when ready, else 503 with the reason; `databases` says how each one is (with a read database of its own). */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+  readonly databases?: Record<string, string>;
+}
+
 export interface HttpServer {
   readonly server: http.Server;
   listen(port: number, host: string): Promise<number>;
@@ -117,20 +139,25 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId, minPosition?: string): GraphQLContext => {
+    const session = deps.readSession(minPosition);
+    const read = { ...deps.read, db: session.db };
+    return {
     requestId,
     correlationId,
     actor,
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
-    read: deps.read,
-    loaders: createLoaders(deps.read, { cache }),
+    read,
+    loaders: createLoaders(read, { cache }),
+    readAt: (lsn) => session.require(lsn),
     progress: deps.progress,
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
     traceContext,
-  });
+    };
+  };
   const ws = attachWebSocket(server, {
     schema,
     logger: deps.logger,
@@ -215,7 +242,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         const { requestId, correlationId } = requestIds(req, res);
         if ('error' in caller) throw caller.error;
         if ('refused' in named) throw named.refused;
-        return context(requestId, caller.actor, true, tracing.contextOf(req), correlationId);
+        const minPosition = req.headers[MIN_POSITION_HEADER];
+        return context(requestId, caller.actor, true, tracing.contextOf(req), correlationId, Array.isArray(minPosition) ? minPosition[0] : minPosition);
       },
     });
   };
@@ -225,11 +253,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const state = await deps.ready().catch((error: unknown) => {
+    const state = await deps.ready().catch((error: unknown): Readiness => {
       deps.logger.warn({ err: error }, 'readiness check failed');
       return { ready: false, reason: 'database unavailable' };
     });
-    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
+    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason, databases: state.databases });
   });
   if (deps.metrics) {
     const metrics = deps.metrics;

@@ -26,6 +26,19 @@ export interface HubOptions {
   readonly onError?: (error: unknown) => void;
   /** Counts changes dropped by conflation (metrics). */
   readonly onDropped?: (count: number) => void;
+  /**
+   * Where snapshots and `since` replays read (default: `db`, the read
+   * primary the feeds tail). With read replicas: a source showing at least
+   * what the feeds have handed out (see `handingOut`).
+   */
+  readonly reads?: () => SqlClient;
+  /**
+   * Awaited after a feed with subscribers read changes and before it hands them out; what it
+   * throws fails that round (read again at the next poke). The replica
+   * router raises its floor here, so no query or snapshot of this process
+   * reads an older state than a message it sent. Default: nothing.
+   */
+  readonly handingOut?: () => Promise<void>;
 }
 
 const REPLAY_PAGE = 500;
@@ -60,13 +73,19 @@ export class SubscriptionHub {
       chunkSize: Math.min(MAX_CHUNK, Math.max(1, Math.floor(this.bufferLimit / 2))),
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
     };
+    const handingOut = options.handingOut;
+    // Only what reaches someone is handed out: a feed without subscribers needs no wait.
+    const seen = async <T>(listening: () => number, changes: T[]): Promise<T[]> => {
+      if (handingOut && changes.length > 0 && listening() > 0) await handingOut();
+      return changes;
+    };
     this.orders = new ChangeFeed(
-      { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastOrderChangeKey(db) },
+      { after: async (key, limit) => seen(() => this.orders.size, await orderChangesAfter(db, key, limit)), head: () => lastOrderChangeKey(db) },
       onError,
       feed,
     );
     this.users = new ChangeFeed(
-      { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastUserChangeKey(db) },
+      { after: async (key, limit) => seen(() => this.users.size, await userChangesAfter(db, key, limit)), head: () => lastUserChangeKey(db) },
       onError,
       feed,
     );
@@ -102,7 +121,7 @@ export class SubscriptionHub {
       { id: orderId, matches: (change) => visible(change.view) },
       {
         ...this.iteratorOptions(),
-        prelude: this.snapshot(async () => (await ordersByIds(this.db, [orderId])).filter(visible)),
+        prelude: this.snapshot(async (reads) => (await ordersByIds(reads, [orderId])).filter(visible)),
       },
     );
   }
@@ -111,7 +130,7 @@ export class SubscriptionHub {
   userProfile(userId: string): AsyncIterableIterator<Change<UserView>> {
     return this.users.subscribe(
       { id: userId },
-      { ...this.iteratorOptions(), prelude: this.snapshot(() => usersByIds(this.db, [userId])) },
+      { ...this.iteratorOptions(), prelude: this.snapshot((reads) => usersByIds(reads, [userId])) },
     );
   }
 
@@ -130,7 +149,7 @@ export class SubscriptionHub {
         ...this.iteratorOptions(),
         prelude: after
           ? async () => {
-              const changes = await orderChangesAfter(this.db, after!, REPLAY_PAGE, filter);
+              const changes = await orderChangesAfter(this.reads(), after!, REPLAY_PAGE, filter);
               if (changes.length > 0) after = changes[changes.length - 1]!.key;
               return { changes, more: changes.length === REPLAY_PAGE };
             }
@@ -143,9 +162,14 @@ export class SubscriptionHub {
     return { bufferLimit: this.bufferLimit, stallMs: this.stallMs, onDropped: this.options.onDropped };
   }
 
-  private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: () => Promise<V[]>) {
+  /** Where a prelude reads: chosen when it runs, after the subscriber was registered. */
+  private reads(): SqlClient {
+    return this.options.reads?.() ?? this.db;
+  }
+
+  private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: (reads: SqlClient) => Promise<V[]>) {
     return async () => {
-      const views = await read();
+      const views = await read(this.reads());
       return { changes: views.map((view) => ({ key: keyOf(view), view })), more: false };
     };
   }

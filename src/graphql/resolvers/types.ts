@@ -5,10 +5,13 @@ import type { PayloadModel } from '../mappers.js';
 
 /**
  * Read-your-writes: a payload's entity is read from the read model once the
- * given projection has applied the command's events (bounded wait).
+ * given projection has applied the command's events (bounded wait), and,
+ * with read replicas, from one that has replayed that commit (else the read
+ * primary).
  */
 async function afterProjection(projection: string, parent: PayloadModel, ctx: GraphQLContext): Promise<void> {
-  await ctx.progress.waitFor(projection, parseCursor(parent.position)!, ctx.readYourWritesTimeoutMs);
+  const lsn = await ctx.progress.waitFor(projection, parseCursor(parent.position)!, ctx.readYourWritesTimeoutMs);
+  await ctx.readAt(lsn);
 }
 
 export const UserPayload: UserPayloadResolvers = {

@@ -4,7 +4,7 @@ import type {
   OrderView as OrderViewModel,
   OrderViewChange as OrderViewChangeModel,
   OrderViewUser as OrderViewUserModel,
-} from '../../generated/prisma/client.js';
+} from '../../generated/prisma-read/client.js';
 import { bigint, defineTable, enumOf, int, jsonb, money, nullable, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
 
 export interface OrderViewItem {

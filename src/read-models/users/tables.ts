@@ -2,7 +2,7 @@ import type {
   UserView as UserViewModel,
   UserViewChange as UserViewChangeModel,
   UserViewOrder as UserViewOrderModel,
-} from '../../generated/prisma/client.js';
+} from '../../generated/prisma-read/client.js';
 import type { TraceCarrier } from '../../eventlog/types.js';
 import { bigint, boolean, defineTable, int, jsonb, money, nullable, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
 
