@@ -48,6 +48,20 @@ async function wakeServers(db: Database): Promise<void> {
   }
 }
 
+/**
+ * Tells the servers that the projection's views changed without a
+ * checkpoint to show it (a rebuild, a redrive done here): they drop what
+ * they cache of them, in process and in Redis.
+ */
+async function flushServerCaches(db: Database, projection: string): Promise<void> {
+  const notifications = await openNotifications(db, () => undefined);
+  try {
+    await InstanceSignals.requestCacheFlush(notifications, projection);
+  } finally {
+    await notifications.close();
+  }
+}
+
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
   process.exit(2);
@@ -120,6 +134,7 @@ try {
             const projector = new Projector(db.sql, reader, projection!);
             await projector.catchUp();
             await leases.release(name);
+            await flushServerCaches(db, name);
           } else {
             await wakeServers(db);
           }
@@ -144,6 +159,7 @@ try {
           ? await rebuildInPlace(db.sql, reader, projection, { onProgress: progress })
           : await rebuildBlueGreen(db.sql, reader, projection, { onProgress: progress });
         if (inPlace) await leases.release(projection.name);
+        await flushServerCaches(db, projection.name);
         const seconds = (performance.now() - started) / 1000;
         process.stderr.write('\n');
         console.log(

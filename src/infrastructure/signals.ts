@@ -8,6 +8,8 @@ export const CHANNELS = {
   events: 'cqrs_events',
   /** A projection committed a batch (payload: its name and checkpoint). */
   projections: 'cqrs_projections',
+  /** Cached views of a projection (`*`: of all) changed without a checkpoint to tell: drop them. */
+  cache: 'cqrs_cache',
 } as const;
 
 /** What another instance (or an operator's command) signalled. Handlers must not throw. */
@@ -18,6 +20,8 @@ export interface SignalHandlers {
   readonly projectionAdvanced: (projection: string, cursor: Cursor) => void;
   /** The listening connection was lost and is back: anything may have been missed meanwhile. */
   readonly reconnected: () => void;
+  /** `projection`'s cached views (all, when undefined) must be dropped: a rebuild or redrive changed them. */
+  readonly cacheFlushed: (projection: string | undefined) => void;
 }
 
 /**
@@ -57,6 +61,10 @@ export class InstanceSignals {
       const cursor = position ? parseCursor(position) : null;
       if (name && cursor) handlers.projectionAdvanced(name, cursor);
     });
+    await notifications.listen(CHANNELS.cache, (payload) => {
+      const message = signals.fromOthers(payload);
+      if (message !== undefined) handlers.cacheFlushed(message === '*' ? undefined : message);
+    });
     notifications.onReconnect(handlers.reconnected);
     return signals;
   }
@@ -83,6 +91,17 @@ export class InstanceSignals {
    */
   static requestWake(notifications: Notifications): Promise<void> {
     return notifications.publish(CHANNELS.events, `${randomUUID()} wake`);
+  }
+
+  /** Every other instance must drop `projection`'s cached views (all, when undefined). Send after the commit that changed them. */
+  cacheFlush(projection: string | undefined): void {
+    const scope = projection ?? '*';
+    this.send(`${CHANNELS.cache}:${scope}`, CHANNELS.cache, scope);
+  }
+
+  /** For a process that does not listen (an operator's rebuild): asks every instance to drop `projection`'s cached views. */
+  static requestCacheFlush(notifications: Notifications, projection: string): Promise<void> {
+    return notifications.publish(CHANNELS.cache, `${randomUUID()} ${projection}`);
   }
 
   /** Stops listening (the notification connection closes). */

@@ -13,7 +13,7 @@ import {
   parkedEvents,
   pendingRedrives,
 } from './dead-letters.js';
-import type { Projection } from './projection.js';
+import type { ChangedIds, Projection } from './projection.js';
 import { readCheckpoint } from './status.js';
 
 export interface ProjectorOptions {
@@ -30,11 +30,31 @@ export interface ProjectorOptions {
   /** An event was parked as a dead letter (FAILED). Must not throw. */
   readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
   /**
+   * Inside each transaction that applies events, after they were applied and
+   * before it commits: the ids of the views they changed, and the checkpoint
+   * it moves from and to (a redrive applies parked events behind the
+   * checkpoint and moves none). For caches, which must let go of the old
+   * state before the new one is committed. A rejection rolls the
+   * transaction back (the batch is retried), so it should not reject.
+   */
+  readonly beforeCommit?: (projection: string, changes: CommittedChanges) => Promise<void>;
+  /**
+   * After each commit that applied events or moved the checkpoint (before
+   * `onProgress`); `changed` is empty when the batch had nothing for the
+   * projection. Must not throw.
+   */
+  readonly afterCommit?: (projection: string, changes: CommittedChanges) => void;
+  /**
    * Test hook: called before the projection applies each event, inside its
    * transaction; throwing makes that event's handler fail (a poison event).
    */
   readonly beforeApply?: (projection: string, event: StoredEvent) => void;
 }
+
+/** What one committed transaction of a projector changed (see ProjectorOptions.beforeCommit). */
+export type CommittedChanges =
+  | { readonly kind: 'batch'; readonly changed: ChangedIds; readonly from: Cursor; readonly to: Cursor }
+  | { readonly kind: 'redrive'; readonly changed: ChangedIds };
 
 /**
  * Someone else moved this projection's checkpoint (a blue/green rebuild
@@ -251,6 +271,7 @@ export class Projector {
           await park(tx, this.name, [event], 'FAILED', { error, attempts: this.maxAttempts });
           await this.moveCheckpoint(tx, poisonFrom, event.cursor);
         });
+        this.options.afterCommit?.(this.name, { kind: 'batch', changed: [], from: poisonFrom, to: event.cursor });
         this.parked.add(aggregateKey(event));
         this.checkpoint = event.cursor;
         this.options.onParked?.(this.name, event, error);
@@ -274,19 +295,24 @@ export class Projector {
     const { apply, wait } = this.split(events);
     if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
       await this.moveCheckpoint(this.db, from, to);
+      this.options.afterCommit?.(this.name, { kind: 'batch', changed: [], from, to });
       return;
     }
-    await this.db.$transaction(async (tx) => {
-      await this.applyEvents(tx, apply);
+    const changes = await this.db.$transaction(async (tx) => {
+      const changed = await this.applyEvents(tx, apply);
       await park(tx, this.name, wait, 'WAITING');
       await this.moveCheckpoint(tx, from, to);
+      const committing: CommittedChanges = { kind: 'batch', changed, from, to };
+      await this.options.beforeCommit?.(this.name, committing);
+      return committing;
     });
+    this.options.afterCommit?.(this.name, changes);
   }
 
-  private applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<void> {
+  private async applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<ChangedIds> {
     const hook = this.options.beforeApply;
     if (hook) for (const event of events) hook(this.name, event);
-    return this.projection.apply(tx, events);
+    return (await this.projection.apply(tx, events)) ?? [];
   }
 
   /** Carries out operators' RETRY / SKIP requests for parked aggregates. */
@@ -298,10 +324,13 @@ export class Projector {
       const toApply = action === 'SKIP' ? ids.slice(1) : ids;
       const events = await this.reader.readByIds(toApply);
       try {
-        await this.db.$transaction(async (tx) => {
-          await this.applyEvents(tx, events);
+        const changes = await this.db.$transaction(async (tx) => {
+          const committing: CommittedChanges = { kind: 'redrive', changed: await this.applyEvents(tx, events) };
           await clearParked(tx, this.name, ids);
+          await this.options.beforeCommit?.(this.name, committing);
+          return committing;
         });
+        this.options.afterCommit?.(this.name, changes);
       } catch (error) {
         if (isTransient(error)) throw error;
         // Still failing: the first event not skipped is the failed one now.

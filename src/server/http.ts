@@ -20,6 +20,7 @@ import { resolvers } from '../graphql/resolvers.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/status.js';
+import type { ViewCache } from '../read-models/cache/view-cache.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
@@ -34,6 +35,8 @@ export interface HttpServerDeps {
   readonly logger: Logger;
   readonly commands: CommandService;
   readonly read: ReadModel;
+  /** The read models' views by id, cached. */
+  readonly views: ViewCache;
   readonly progress: ProjectionProgress;
   readonly operations: ProjectionOperations;
   readonly readYourWritesTimeoutMs: number;
@@ -116,7 +119,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
     read: deps.read,
-    loaders: createLoaders(deps.read, { cache }),
+    loaders: createLoaders(deps.read, deps.views, { cache }),
     progress: deps.progress,
     operations: deps.operations,
     subscriptions: deps.subscriptions,

@@ -26,6 +26,11 @@ export interface HubOptions {
   readonly onError?: (error: unknown) => void;
   /** Counts changes dropped by conflation (metrics). */
   readonly onDropped?: (count: number) => void;
+  /**
+   * New changes of a projection's views, before any subscriber is handed
+   * them (see ChangeFeedOptions.beforeDispatch). Must not throw.
+   */
+  readonly onChanges?: (projection: 'orders' | 'users', changes: ReadonlyArray<{ readonly key: ChangeKey }>) => void;
 }
 
 const REPLAY_PAGE = 500;
@@ -58,15 +63,16 @@ export class SubscriptionHub {
       chunkSize: Math.min(MAX_CHUNK, Math.max(1, Math.floor(this.bufferLimit / 2))),
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
     };
-    this.orders = new ChangeFeed(
+    const onChanges = options.onChanges;
+    this.orders = new ChangeFeed<OrderView>(
       { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastOrderChangeKey(db) },
       onError,
-      feed,
+      { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('orders', changes)) },
     );
-    this.users = new ChangeFeed(
+    this.users = new ChangeFeed<UserView>(
       { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastUserChangeKey(db) },
       onError,
-      feed,
+      { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('users', changes)) },
     );
   }
 

@@ -79,5 +79,6 @@ export const usersProjection: Projection = {
       upsertStatement(USER_VIEW, [...changedUsers].map((id) => views.get(id)!)),
       appendStatement(USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v) }))),
     ]);
+    return [...changedUsers];
   },
 };
