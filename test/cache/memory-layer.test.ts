@@ -57,6 +57,16 @@ describe('the in-process cache layer', () => {
     expect(viewOf(layer, a!)).toBe('as of 12');
   });
 
+  it('keeps an entry that already reflects an invalidation it receives late', () => {
+    const layer = new MemoryLayer();
+    // Read once the change at 12 was known (a read-your-writes payload) …
+    layer.fill('users', [read(a!, 12, 12)], layer.generation);
+    // … before the subscription feed got to that change.
+    expect(layer.invalidate('users', [{ id: a!, floor: at(12) }])).toBe(0);
+    expect(viewOf(layer, a!)).toBe('as of 12');
+    expect(layer.invalidate('users', [{ id: a!, floor: at(13) }])).toBe(1);
+  });
+
   it('takes a fill whose content is at least as new as the floor, whatever its stamp', () => {
     const layer = new MemoryLayer();
     layer.invalidate('users', [{ id: a!, floor: at(12) }]);

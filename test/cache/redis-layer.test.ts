@@ -68,7 +68,9 @@ describe('the Redis cache layer on the shared Redis (own key prefix)', () => {
     expect((await read(layer, a!)).entry).toBeUndefined();
     expect(await fill(layer, epoch!, a!, 12, 12)).toBe(0);
     expect((await read(layer, a!)).entry?.position).toEqual(at(12));
-    // An invalidation removes the entry.
+    // An invalidation the entry already reflects keeps it; a later one removes it.
+    expect(await layer.invalidate('users', [{ id: a!, floor: at(12) }])).toBe(0);
+    expect((await read(layer, a!)).entry?.position).toEqual(at(12));
     expect(await layer.invalidate('users', [{ id: a!, floor: at(14) }])).toBe(1);
     expect((await read(layer, a!)).entry).toBeUndefined();
   });

@@ -40,7 +40,8 @@ export interface MemoryLayerOptions {
  * - a fill replaces an entry only with newer content (a larger `position`);
  * - a fill into an empty slot is taken only if it reflects its bucket's floor;
  * - no fill is taken from a read that began before a flush (`generation`);
- * - an invalidation removes the entry and raises the bucket's floor;
+ * - an invalidation raises the bucket's floor and removes the entry, unless
+ *   the entry already reflects it;
  * - an entry evicted for room raises its bucket's floor to what it
  *   reflected, so an older fill of that id cannot take its place.
  */
@@ -104,12 +105,19 @@ export class MemoryLayer {
     return refused;
   }
 
-  /** Removes the ids' entries and raises their floors; returns how many entries were removed. */
+  /**
+   * Raises the ids' floors and removes their entries — except one that
+   * already reflects the floor (read after the change was known, e.g. a
+   * read-your-writes payload's, before a subscription feed got to the change).
+   * Returns how many entries were removed.
+   */
   invalidate(kind: string, invalidations: readonly Invalidation[]): number {
     let removed = 0;
     for (const { id, floor } of invalidations) {
       this.raise(kind, id, floor);
-      if (this.lru.delete(key(kind, id))) removed++;
+      const k = key(kind, id);
+      const held = this.lru.peek(k);
+      if (held && compareCursors(reflected(held), floor) < 0 && this.lru.delete(k)) removed++;
     }
     return removed;
   }

@@ -60,17 +60,25 @@ return refused`;
 /**
  * ARGV: prefix, view, then per id: id, bucket, floor. Raises the floors (also
  * without an epoch, so that one set later still refuses reads from before)
- * and removes the entries of the current epoch. Returns how many were removed.
+ * and removes the entries of the current epoch that do not reflect the floor
+ * yet (an entry's stamp or position reaching it). Returns how many it removed.
  */
 const INVALIDATE = `
 local view = ARGV[2]
 local epoch = redis.call('HGET', KEYS[1], 'e:' .. view)
 local removed = 0
 for i = 3, #ARGV, 3 do
+  local floor = ARGV[i + 2]
   local field = 'f:' .. view .. ':' .. ARGV[i + 1]
-  local floor = redis.call('HGET', KEYS[1], field)
-  if (not floor) or floor < ARGV[i + 2] then redis.call('HSET', KEYS[1], field, ARGV[i + 2]) end
-  if epoch then removed = removed + redis.call('DEL', ARGV[1] .. view .. ':' .. epoch .. ':' .. ARGV[i]) end
+  local held = redis.call('HGET', KEYS[1], field)
+  if (not held) or held < floor then redis.call('HSET', KEYS[1], field, floor) end
+  if epoch then
+    local key = ARGV[1] .. view .. ':' .. epoch .. ':' .. ARGV[i]
+    local entry = redis.call('GET', key)
+    if entry and string.sub(entry, 1, ${POSITION_KEY_LENGTH}) < floor and string.sub(entry, ${POSITION_KEY_LENGTH + 1}, ${2 * POSITION_KEY_LENGTH}) < floor then
+      removed = removed + redis.call('DEL', key)
+    end
+  end
 end
 return removed`;
 
