@@ -45,8 +45,8 @@ function npm(/** @type {string} */ name) {
   return `(^|/)node_modules/${escaped}(/|$)|^${escaped}(/|$)`;
 }
 
-/** The Prisma client: the generated one (src/generated/prisma) and the @prisma/* / prisma packages. */
-const PRISMA_CLIENT = ['(^|/)generated/prisma(/|$)', npm('@prisma/[^/]+'), npm('.prisma'), npm('prisma')];
+/** The Prisma clients: the generated ones (src/generated/prisma for the write schema, prisma-read for the read one) and the @prisma/* / prisma packages. */
+const PRISMA_CLIENT = ['(^|/)generated/prisma(-read)?(/|$)', npm('@prisma/[^/]+'), npm('.prisma'), npm('prisma')];
 
 /** GraphQL / Apollo libraries: the API layer's concern only. */
 const GRAPHQL_LIBS = [npm('graphql'), npm('@apollo/[^/]+'), npm('graphql-ws'), npm('@as-integrations/[^/]+')];
@@ -109,8 +109,8 @@ module.exports = {
       name: 'write-only-to-domain-and-event-types',
       severity: 'error',
       comment:
-        'Within src, the command side may depend on src/domain and on the event-log types ' +
-        '(src/eventlog/types.ts) only - not on the event log implementation (it appends through the ports), ' +
+        'Within src, the command side may depend on src/domain, on the event-log types ' +
+        '(src/eventlog/types.ts) and on the tracing API (src/observability/tracing.ts) only - not on the event log implementation (it appends through the ports), ' +
         'not on the read side (src/projections: commands are decided on the write model, never on ' +
         'eventually-consistent projections), not on the generated GraphQL types (src/generated/graphql.ts) ' +
         'and not on the composition root. (Imports already covered by ' +
@@ -124,9 +124,11 @@ module.exports = {
           '^src/eventlog/types[.]ts$',
           // the SQL port's fault type (DatabaseUnavailableError), which the handler retries on
           '^src/sql/client[.]ts$',
+          // spans for commands (OpenTelemetry's API only; the SDK is set up by the composition root)
+          '^src/observability/tracing[.]ts$',
           // reported by write-not-to-infrastructure
           '^src/(write-model|graphql|server)/',
-          '(^|/)generated/prisma(/|$)',
+          '(^|/)generated/prisma(-read)?(/|$)',
         ],
       },
     },

@@ -34,8 +34,24 @@ export default defineConfig({
         test: {
           ...shared,
           name: 'pglite',
-          include: ['test/{e2e,eventlog,infrastructure,subscriptions,operations,demo}/**/*.test.ts'],
+          include: ['test/{e2e,eventlog,infrastructure,subscriptions,operations,demo,observability}/**/*.test.ts'],
           env: { TEST_DB: 'pglite' },
+        },
+      },
+      // The server with a read database of its own (READ_DATABASE_URL): the suites that
+      // exercise projections, read-your-writes and subscriptions end to end, again.
+      {
+        extends: true,
+        test: {
+          ...shared,
+          name: 'two-databases',
+          include: [
+            'test/crash/kill9.test.ts',
+            'test/e2e/{commands,dead-letters,projections,idempotency,metrics,cache}.test.ts',
+            'test/subscriptions/{order-subscriptions,change-history,redrive,transport}.test.ts',
+            'test/operations/projections-cli.test.ts',
+          ],
+          env: { TEST_DB: 'postgres', TEST_READ_DATABASE: 'separate' },
         },
       },
     ],

@@ -18,12 +18,13 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PROJECTIONS } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { newId } from '../src/domain/ids.js';
 import { EventLogReader } from '../src/eventlog/reader.js';
-import { openDatabase, type Database } from '../src/infrastructure/db/database.js';
+import type { Database } from '../src/infrastructure/db/database.js';
+import { openDatabases } from '../src/infrastructure/db/databases.js';
 import { openLeases } from '../src/infrastructure/db/leases.js';
 import { openNotifications } from '../src/infrastructure/db/notifications.js';
 import { InstanceSignals } from '../src/infrastructure/signals.js';
-import { pendingMigrations } from '../src/infrastructure/db/migrate.js';
 import { listDeadLetters } from '../src/projections/dead-letters.js';
 import { ProjectionOperations } from '../src/projections/operations.js';
 import { Projector } from '../src/projections/projector.js';
@@ -49,9 +50,9 @@ async function wakeServers(db: Database): Promise<void> {
 }
 
 /**
- * Tells the servers that the projection's views changed without a
- * checkpoint to show it (a rebuild, a redrive done here): they drop what
- * they cache of them, in process and in Redis.
+ * Tells the servers (on the read database's notifications) that a rebuild
+ * changed the projection's views without a checkpoint to show it: they drop
+ * what they cache of them, in process and in Redis.
  */
 async function flushServerCaches(db: Database, projection: string): Promise<void> {
   const notifications = await openNotifications(db, () => undefined);
@@ -86,17 +87,26 @@ if (!config.DATABASE_URL && existsSync(join(resolve(config.PGLITE_DIR), 'postmas
   );
   process.exit(1);
 }
-const db = await openDatabase(
-  config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL, poolSize: 4 } : { pgliteDir: config.PGLITE_DIR },
-);
-const leases = openLeases(db, () => undefined);
+let databases;
+try {
+  // Refuses (MigrationsPendingError) unless both databases are migrated.
+  databases = await openDatabases({
+    ...(config.DATABASE_URL ? { databaseUrl: config.DATABASE_URL, poolSize: 4 } : { pgliteDir: config.PGLITE_DIR }),
+    readDatabaseUrl: config.READ_DATABASE_URL,
+    migrate: false,
+  });
+} catch (error) {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+}
+// The log and the commands' notifications on the write database; read models, checkpoints and leases on the read one.
+const { write: db, read: readDb } = databases;
+const leases = openLeases(readDb, () => undefined);
 let exitCode = 0;
 try {
-  const pending = await pendingMigrations((sql: string) => db.prisma.$queryRawUnsafe(sql));
-  if (pending.length) throw new Error(`The database is missing migrations (${pending.join(', ')}): run \`npm run db:migrate\` first.`);
   // The same SQL port as the server's hot paths (pg directly on PostgreSQL): a rebuild replays the whole log.
   const reader = new EventLogReader(db.sql);
-  const read = readModel(db.sql, reader, names);
+  const read = readModel(readDb.sql, reader, names);
 
   switch (command) {
     case 'status': {
@@ -110,7 +120,7 @@ try {
     }
     case 'dead-letters': {
       const [projection] = args[0] ? projectionArg(args[0]) : [undefined];
-      const letters = await listDeadLetters(db.sql, { projection: projection?.name });
+      const letters = await listDeadLetters(readDb.sql, { projection: projection?.name });
       if (letters.length === 0) console.log('No dead letters.');
       for (const l of letters) {
         console.log(
@@ -125,22 +135,23 @@ try {
       const [projection] = projectionArg(args[0]);
       if (!args[1]) fail('an aggregate id is needed');
       const operations = new ProjectionOperations(
-        db.sql,
+        { write: db.sql, read: readDb.sql },
         names,
         () => read.projections(),
         async (name) => {
           if (await leases.tryAcquire(name)) {
             // No server runs it: carry the request out here.
-            const projector = new Projector(db.sql, reader, projection!);
+            const projector = new Projector(readDb.sql, reader, projection!);
             await projector.catchUp();
             await leases.release(name);
-            await flushServerCaches(db, name);
           } else {
             await wakeServers(db);
           }
         },
       );
-      const status = await operations.redrive(projection!.name, args[1], command === 'retry' ? 'RETRY' : 'SKIP', 30_000);
+      const requestId = newId();
+      const metadata = { correlationId: requestId, requestId, actor: { role: 'operator' } };
+      const status = await operations.redrive(projection!.name, args[1], command === 'retry' ? 'RETRY' : 'SKIP', metadata, 30_000);
       const left = status.deadLetters.filter((l) => l.aggregateId === args[1]);
       console.log(
         left.length === 0
@@ -156,10 +167,10 @@ try {
         const inPlace = await leases.tryAcquire(projection.name);
         const progress = (n: number) => process.stderr.write(`\r${projection.name}: ${n} events replayed`);
         const events = inPlace
-          ? await rebuildInPlace(db.sql, reader, projection, { onProgress: progress })
-          : await rebuildBlueGreen(db.sql, reader, projection, { onProgress: progress });
+          ? await rebuildInPlace(readDb.sql, reader, projection, { onProgress: progress })
+          : await rebuildBlueGreen(readDb.sql, reader, projection, { onProgress: progress });
         if (inPlace) await leases.release(projection.name);
-        await flushServerCaches(db, projection.name);
+        await flushServerCaches(readDb, projection.name);
         const seconds = (performance.now() - started) / 1000;
         process.stderr.write('\n');
         console.log(
@@ -175,6 +186,6 @@ try {
   exitCode = 1;
 } finally {
   await leases.close();
-  await db.close();
+  await databases.close();
 }
 process.exit(exitCode);

@@ -38,6 +38,12 @@ export const DEFAULTS = {
   GRAPHQL_MAX_COST: 10_000,
   AUTH_CLOCK_TOLERANCE_S: 5,
   IDEMPOTENCY_KEY_TTL_HOURS: 24,
+  /** A read replica whose replay is further behind the read primary than this is skipped, in ms. */
+  READ_REPLICA_MAX_LAG_MS: 1000,
+  /** How often each read replica's reachability and replay position are checked, in ms. */
+  READ_REPLICA_CHECK_MS: 250,
+  /** How long a read that must see a position waits for its replica to replay it before reading the primary, in ms. */
+  READ_REPLICA_WAIT_MS: 1000,
   /** How often expired idempotency keys are deleted (they are ignored at once). */
   IDEMPOTENCY_PURGE_INTERVAL_MS: 10 * 60_000,
   /** Lifetime of the development admin token logged at start (embedded default only). */
@@ -54,7 +60,17 @@ export const DEFAULTS = {
   CACHE_REDIS_RETRY_MS: 1000,
   /** Prefix of every Redis key the cache writes. */
   CACHE_REDIS_PREFIX: 'orders:cache:',
+  /**
+   * Run only the persisted documents of the manifest (operations/, by `documentId`); off: any
+   * document, and ids too. Recommended for production (README "Trusted documents").
+   */
+  TRUSTED_DOCUMENTS: false,
+  /** `service.name` of exported traces (README "Traces"). */
+  OTEL_SERVICE_NAME: 'orders-graphql',
 } as const;
+
+/** An http(s) URL; empty counts as unset (as for the SDK's own variables). */
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.url({ protocol: /^https?$/ }).optional());
 
 const Env = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(DEFAULTS.PORT),
@@ -62,6 +78,19 @@ const Env = z.object({
   /** PostgreSQL server mode when set; the embedded PGlite database otherwise. */
   DATABASE_URL: z.string().min(1).optional(),
   PGLITE_DIR: z.string().default(DEFAULTS.PGLITE_DIR),
+  /**
+   * A PostgreSQL database of its own for the read models (with DATABASE_URL only); unset: the
+   * write database holds them too. See README "Read database and replicas".
+   */
+  READ_DATABASE_URL: z.string().min(1).optional(),
+  /** PostgreSQL streaming replicas of the read database, comma-separated; queries and subscription reads go there. */
+  READ_REPLICA_URLS: z
+    .string()
+    .optional()
+    .transform((v) => (v ?? '').split(',').map((u) => u.trim()).filter(Boolean)),
+  READ_REPLICA_MAX_LAG_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_REPLICA_MAX_LAG_MS),
+  READ_REPLICA_CHECK_MS: z.coerce.number().int().positive().default(DEFAULTS.READ_REPLICA_CHECK_MS),
+  READ_REPLICA_WAIT_MS: z.coerce.number().int().min(0).default(DEFAULTS.READ_REPLICA_WAIT_MS),
   /** Apply pending migrations at startup (default), or refuse to start. */
   MIGRATE_ON_START: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -97,6 +126,8 @@ const Env = z.object({
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
   AUTH_CLOCK_TOLERANCE_S: z.coerce.number().int().min(0).max(300).default(DEFAULTS.AUTH_CLOCK_TOLERANCE_S),
+  /** Only the manifest's documents, sent by id (see DEFAULTS); staff may send their own where the IDE is on. */
+  TRUSTED_DOCUMENTS: z.enum(['true', 'false']).default(`${DEFAULTS.TRUSTED_DOCUMENTS}`).transform((v) => v === 'true'),
   /** Schema introspection; on unless NODE_ENV=production. */
   INTROSPECTION_ENABLED: z.enum(['true', 'false']).optional(),
   /** Limits on each GraphQL operation (see README "Limits"). */
@@ -119,6 +150,17 @@ const Env = z.object({
   CACHE_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.CACHE_REDIS_TIMEOUT_MS),
   CACHE_REDIS_RETRY_MS: z.coerce.number().int().positive().default(DEFAULTS.CACHE_REDIS_RETRY_MS),
   CACHE_REDIS_PREFIX: z.string().min(1).default(DEFAULTS.CACHE_REDIS_PREFIX),
+  /**
+   * Traces (src/observability/tracing-setup.ts): exported by OTLP/HTTP when
+   * either endpoint is set, unless OTEL_SDK_DISABLED=true. The endpoint gets
+   * `/v1/traces` appended; the traces endpoint is used as given. Unset: no
+   * SDK is loaded. The SDK reads the other standard OTEL_* variables itself.
+   */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl,
+  /** As the OpenTelemetry specification says: `true` in any case disables the SDK. */
+  OTEL_SDK_DISABLED: z.string().optional().transform((v) => v?.trim().toLowerCase() === 'true'),
+  OTEL_SERVICE_NAME: z.string().min(1).default(DEFAULTS.OTEL_SERVICE_NAME),
   /** Fill an empty database with demo data at startup (src/demo/seed.ts). */
   SEED: z.enum(['0', '1', 'true', 'false']).default('0').transform((v) => v === '1' || v === 'true'),
 }).transform(({ IDE_ENABLED, INTROSPECTION_ENABLED, ...env }) => ({

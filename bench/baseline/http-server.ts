@@ -11,6 +11,9 @@
  *     (one multi-row statement); INSERT event_log … RETURNING; COMMIT) writes
  *     the same rows and the same OrderPlaced event. With `?notify=1`, the
  *     transaction also sends NOTIFY bench_orders '<orderId>' (the lag baseline).
+ *   POST /placeOrder?statements=1   as the API writes: ONE read (user and
+ *     products together), then ONE statement (data-modifying CTEs) for the
+ *     order, its lines and its event.
  *   POST /order       body { variables: { id } }       order_view → user_view + product_view
  *   POST /user        body { variables: { id } }       user_view
  *   POST /orders      body { variables: { userId } }   page of 20 + count → user_view + product_view
@@ -125,6 +128,63 @@ async function placeOrder(input: { userId: string; items: Array<{ productId: str
   } finally {
     client.release();
   }
+}
+
+/** The same command as the API sends it to PostgreSQL: one combined read, one write statement. */
+async function placeOrderOneStatement(input: { userId: string; items: Array<{ productId: string; quantity: number }> }) {
+  const items = input?.items ?? [];
+  if (!UUID.test(input?.userId ?? '') || items.length < 1 || items.length > 100) throw new BadInput('bad input');
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!UUID.test(item.productId) || seen.has(item.productId)) throw new BadInput('bad productId');
+    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > 10_000) throw new BadInput('bad quantity');
+    seen.add(item.productId);
+  }
+  const read = await pool.query<{ user_found: boolean; products: Array<{ id: string; name: string; price: string }> }>(
+    `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS user_found,
+       coalesce((SELECT json_agg(json_build_object('id', id, 'name', name, 'price', price::text)) FROM products WHERE id = ANY($2::uuid[])), '[]') AS products`,
+    [input.userId, items.map((i) => i.productId)],
+  );
+  const { user_found, products } = read.rows[0]!;
+  if (!user_found) throw new BadInput('user not found');
+  const catalog = new Map(products.map((p) => [p.id, p]));
+  let total = 0n;
+  const lines = items.map((item) => {
+    const product = catalog.get(item.productId);
+    if (!product) throw new BadInput('product not found');
+    const unit = cents(product.price);
+    const subtotal = unit * BigInt(item.quantity);
+    total += subtotal;
+    return { productId: product.id, productName: product.name, quantity: item.quantity, unitPrice: money(unit), subtotal: money(subtotal) };
+  });
+  const orderId = randomUUID();
+  const now = new Date();
+  const requestId = randomUUID();
+  const rows = lines.map((l, i) => ({ line_no: i + 1, product_id: l.productId, product_name: l.productName, unit_price: l.unitPrice, quantity: l.quantity }));
+  const event = await pool.query<{ tx: string; pos: string }>(
+    `WITH o AS (
+       INSERT INTO orders (id, user_id, status, cancellation_reason, total, version, created_at, updated_at)
+       VALUES ($1, $2, 'PENDING', NULL, $3, 1, $4, $4)
+     ), l AS (
+       INSERT INTO order_lines (order_id, line_no, product_id, product_name, unit_price, quantity)
+       SELECT $1, x.line_no, x.product_id, x.product_name, x.unit_price, x.quantity
+       FROM jsonb_to_recordset($5::jsonb) AS x(line_no int, product_id uuid, product_name text, unit_price numeric, quantity int)
+     )
+     INSERT INTO event_log (event_id, type, schema_version, aggregate_type, aggregate_id, aggregate_version, data, metadata, occurred_at)
+     VALUES ($6, 'OrderPlaced', 1, 'Order', $1, 1, $7, $8, $4) RETURNING tx_id::text AS tx, position::text AS pos`,
+    [
+      orderId,
+      input.userId,
+      money(total),
+      now,
+      JSON.stringify(rows),
+      randomUUID(),
+      JSON.stringify({ orderId, userId: input.userId, items: lines, total: money(total) }),
+      JSON.stringify({ correlationId: requestId, requestId }),
+    ],
+  );
+  const row = event.rows[0]!;
+  return { data: { placeOrder: { orderId, version: 1, position: `${row.tx}:${row.pos}` } } };
 }
 
 const DISPLAY: Record<string, string> = { PENDING: 'Pending', CONFIRMED: 'Confirmed', SHIPPED: 'Shipped', DELIVERED: 'Delivered' };
@@ -258,7 +318,9 @@ const server = http.createServer((req, res) => {
       const variables = body?.variables ?? {};
       switch (url.pathname) {
         case '/placeOrder':
-          return placeOrder(variables.input, url.searchParams.get('notify') === '1');
+          return url.searchParams.get('statements') === '1'
+            ? placeOrderOneStatement(variables.input)
+            : placeOrder(variables.input, url.searchParams.get('notify') === '1');
         case '/order':
           return order(variables.id);
         case '/orders':

@@ -10,6 +10,15 @@ export interface Row {
   readonly target: string | null;
   readonly met: boolean | null;
   readonly note?: string;
+  /** min–max over the rounds whose median `ours` / `baseline` is. */
+  readonly spread?: { readonly ours?: readonly [number, number]; readonly baseline?: readonly [number, number] };
+  /** Why the figure does not count: a run had failed or unverified answers. */
+  readonly invalid?: string;
+}
+
+/** The row with the rounds' ranges (and marked invalid when a run of it failed). */
+export function withRounds(r: Row, spread: Row['spread'], invalid?: string): Row {
+  return { ...r, spread, ...(invalid ? { invalid, met: false } : {}) };
 }
 
 export type Check =
@@ -56,15 +65,16 @@ export function fmt(value: number | null | undefined): string {
 }
 
 function cells(r: Row): string[] {
-  const withUnit = (v: number | null) => (v === null ? '—' : `${fmt(v)} ${r.unit}`);
+  const range = (s?: readonly [number, number]) => (s ? ` (${fmt(s[0])}–${fmt(s[1])})` : '');
+  const withUnit = (v: number | null, s?: readonly [number, number]) => (v === null ? '—' : `${fmt(v)} ${r.unit}${range(s)}`);
   return [
     r.scenario,
     r.metric,
-    withUnit(r.ours),
-    withUnit(r.baseline),
+    withUnit(r.ours, r.spread?.ours),
+    withUnit(r.baseline, r.spread?.baseline),
     r.ratio === null ? '—' : r.ratio.toFixed(2),
     r.target ?? '—',
-    r.met === null ? '' : r.met ? 'yes' : 'NO',
+    r.invalid ? 'INVALID' : r.met === null ? '' : r.met ? 'yes' : 'NO',
   ];
 }
 

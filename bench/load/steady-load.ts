@@ -17,13 +17,14 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { requestHeaders } from '../lib/auth.js';
 import { now, summarize } from '../lib/stats.js';
-import type { LoadConfig, LoadResult } from './http-load.js';
+import { verifier, type LoadConfig, type LoadResult } from './http-load.js';
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoadConfig;
 const rate = config.overallRate!;
 const bodies = config.bodies ?? [config.body!];
 const headers = requestHeaders(process.env.BENCH_AUTHORIZATION || undefined);
 const agent = new http.Agent({ keepAlive: true });
+const verified = verifier(config.verify);
 
 /** POSTs `body`; resolves with the status and the whole response text. */
 function post(body: string): Promise<{ status: number; text: string }> {
@@ -59,9 +60,10 @@ async function run(durationSec: number, record: boolean): Promise<LoadResult> {
           sampleError ??= text.slice(0, 500);
           return;
         }
-        if (!text.startsWith('{"data":') || text.includes('"errors"')) {
+        if (!verified(body, text)) {
           mismatches++;
           sampleError ??= text.slice(0, 500);
+          return;
         }
         latencies.push(at - sentAt);
         if (record && config.recordOrders) {
@@ -96,6 +98,7 @@ async function run(durationSec: number, record: boolean): Promise<LoadResult> {
     errors,
     non2xx,
     mismatches,
+    failures: errors + non2xx + mismatches,
     durationSec,
     orders: record && config.recordOrders ? orders : undefined,
     sampleError,

@@ -11,6 +11,8 @@
  * Creates its own migrated database on the local PostgreSQL (BENCH_PG_URL
  * overrides the server) and drops it, also after a failure or Ctrl-C.
  */
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaClient as ReadPrismaClient } from '../../src/generated/prisma-read/client.js';
 import { openDatabase } from '../../src/infrastructure/db/database.js';
 import { BenchDatabases } from '../lib/db.js';
 import { now } from '../lib/stats.js';
@@ -26,6 +28,8 @@ try {
   const url = await dbs.create('micro');
   const db = await openDatabase({ databaseUrl: url, poolSize: 4 });
   if (db.kind !== 'postgres') throw new Error('PostgreSQL only');
+  // The read schema's client (its model queries), on the same pool.
+  const prisma = new ReadPrismaClient({ adapter: new PrismaPg(db.pool) });
   await db.pool.query(
     `INSERT INTO user_view (id, name, email, version, order_count, total_spent, last_tx, last_pos, created_at, updated_at)
      SELECT gen_random_uuid(), 'User ' || i, 'user' || i || '@bench.example', 1, 0, 0, 1, i, now(), now() FROM generate_series(1, 50) i`,
@@ -44,15 +48,16 @@ try {
   };
 
   await measure('prisma.userView.findMany({ where: { id: { in: [id] } } })', (id) =>
-    db.prisma.userView.findMany({ where: { id: { in: [id] } } }),
+    prisma.userView.findMany({ where: { id: { in: [id] } } }),
   );
-  await measure('prisma.userView.findUnique({ where: { id } })', (id) => db.prisma.userView.findUnique({ where: { id } }));
+  await measure('prisma.userView.findUnique({ where: { id } })', (id) => prisma.userView.findUnique({ where: { id } }));
   await measure("prisma.$queryRaw`SELECT * FROM user_view WHERE id = ANY(…)`", (id) =>
-    db.prisma.$queryRaw`SELECT * FROM user_view WHERE id = ANY(string_to_array(${id}, ',')::uuid[])`,
+    prisma.$queryRaw`SELECT * FROM user_view WHERE id = ANY(string_to_array(${id}, ',')::uuid[])`,
   );
   await measure("pool.query('SELECT * FROM user_view WHERE id = ANY($1)')", (id) =>
     db.pool.query(`SELECT * FROM user_view WHERE id = ANY(string_to_array($1, ',')::uuid[])`, [id]),
   );
+  await prisma.$disconnect();
   await db.close();
 } finally {
   await dbs.dropAll();

@@ -1,11 +1,13 @@
 import type { OrderEvent } from './orders.js';
 import type { ProductEvent } from './products.js';
+import type { RedriveEvent } from './redrives.js';
 import type { UserEvent } from './users.js';
 
-export type AggregateType = 'User' | 'Product' | 'Order';
+/** `Redrive`: an operator's request to a projection (see redrives.ts), one stream per request. */
+export type AggregateType = 'User' | 'Product' | 'Order' | 'Redrive';
 
 /** Every event the domain can record. */
-export type AnyDomainEvent = UserEvent | ProductEvent | OrderEvent;
+export type AnyDomainEvent = UserEvent | ProductEvent | OrderEvent | RedriveEvent;
 export type EventType = AnyDomainEvent['type'];
 
 /**
@@ -22,4 +24,5 @@ export const EVENT_SCHEMA_VERSIONS: Record<EventType, number> = {
   OrderShipped: 1,
   OrderDelivered: 1,
   OrderCancelled: 2,
+  RedriveRequested: 1,
 };

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Actor } from '../domain/access.js';
+import type { Context } from '../observability/tracing.js';
 import type { ReadModel } from '../projections/status.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
@@ -26,6 +27,14 @@ export interface GraphQLContext {
   readonly operations: ProjectionOperations;
   /** Live views for subscriptions. */
   readonly subscriptions: SubscriptionHub;
+  /**
+   * Makes this request's later reads show a read-database WAL position (a
+   * replica that has replayed it, else the read primary; undefined: the
+   * primary). Without replicas it does nothing.
+   */
+  readonly readAt: (lsn: bigint | undefined) => Promise<void>;
   /** How long a payload waits for its projection (read-your-writes). */
   readonly readYourWritesTimeoutMs: number;
+  /** The operation's span (HTTP request or WebSocket operation): commands are traced as its children. */
+  readonly traceContext: Context;
 }

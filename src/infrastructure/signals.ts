@@ -1,14 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { formatCursor, parseCursor, type Cursor } from '../eventlog/cursor.js';
 import type { Notifications } from './db/notifications.js';
+import { formatLsn, parseLsn } from './db/replica-router.js';
 
 /** The channels instances signal each other on. */
 export const CHANNELS = {
   /** Events were committed (payload: the last one's cursor), or someone asks projectors to look (`wake`). */
   events: 'cqrs_events',
-  /** A projection committed a batch (payload: its name and checkpoint). */
+  /** A projection committed a batch (payload: its name and checkpoint, and with read replicas a WAL position). */
   projections: 'cqrs_projections',
-  /** Cached views of a projection (`*`: of all) changed without a checkpoint to tell: drop them. */
+  /** Cached views of a projection (`*`: of all) must be dropped (a rebuild; an invalidation Redis missed). On the read database. */
   cache: 'cqrs_cache',
 } as const;
 
@@ -16,12 +17,23 @@ export const CHANNELS = {
 export interface SignalHandlers {
   /** Events up to `cursor` were committed; undefined: look anyway (an operator's request). */
   readonly eventsCommitted: (cursor: Cursor | undefined) => void;
-  /** `projection` committed everything up to `cursor`. */
-  readonly projectionAdvanced: (projection: string, cursor: Cursor) => void;
+  /** `projection` committed everything up to `cursor` (with read replicas: a read-database WAL position covering that commit). */
+  readonly projectionAdvanced: (projection: string, cursor: Cursor, lsn: bigint | undefined) => void;
   /** The listening connection was lost and is back: anything may have been missed meanwhile. */
   readonly reconnected: () => void;
-  /** `projection`'s cached views (all, when undefined) must be dropped: a rebuild or redrive changed them. */
+  /** `projection`'s cached views (all, when undefined) must be dropped: a rebuild changed them, or Redis missed an invalidation. */
   readonly cacheFlushed: (projection: string | undefined) => void;
+}
+
+/**
+ * Where each channel travels: commit notifications on the write database
+ * (commands wake projectors), projection progress on the read database
+ * (projectors wake feeds and read-your-writes waits). With one database both
+ * are the same connection.
+ */
+export interface SignalConnections {
+  readonly events: Notifications;
+  readonly projections: Notifications;
 }
 
 /**
@@ -40,32 +52,32 @@ export class InstanceSignals {
   private readonly senders = new Map<string, (payload: string) => void>();
 
   private constructor(
-    private readonly notifications: Notifications,
+    private readonly connections: SignalConnections,
     private readonly onError: (error: unknown) => void,
   ) {}
 
   /** Listens on both channels; `handlers` hear other instances only. */
   static async open(
-    notifications: Notifications,
+    connections: SignalConnections,
     handlers: SignalHandlers,
     onError: (error: unknown) => void,
   ): Promise<InstanceSignals> {
-    const signals = new InstanceSignals(notifications, onError);
-    await notifications.listen(CHANNELS.events, (payload) => {
+    const signals = new InstanceSignals(connections, onError);
+    await connections.events.listen(CHANNELS.events, (payload) => {
       const message = signals.fromOthers(payload);
       if (message === undefined) return;
       handlers.eventsCommitted(parseCursor(message) ?? undefined);
     });
-    await notifications.listen(CHANNELS.projections, (payload) => {
-      const [name, position] = (signals.fromOthers(payload) ?? '').split(' ');
+    await connections.projections.listen(CHANNELS.projections, (payload) => {
+      const [name, position, lsn] = (signals.fromOthers(payload) ?? '').split(' ');
       const cursor = position ? parseCursor(position) : null;
-      if (name && cursor) handlers.projectionAdvanced(name, cursor);
+      if (name && cursor) handlers.projectionAdvanced(name, cursor, lsn && /^[0-9A-F]+\/[0-9A-F]+$/i.test(lsn) ? parseLsn(lsn) : undefined);
     });
-    await notifications.listen(CHANNELS.cache, (payload) => {
+    await connections.projections.listen(CHANNELS.cache, (payload) => {
       const message = signals.fromOthers(payload);
       if (message !== undefined) handlers.cacheFlushed(message === '*' ? undefined : message);
     });
-    notifications.onReconnect(handlers.reconnected);
+    for (const connection of distinct(connections)) connection.onReconnect(handlers.reconnected);
     return signals;
   }
 
@@ -80,9 +92,10 @@ export class InstanceSignals {
     this.send(`${CHANNELS.events}:wake`, CHANNELS.events, 'wake');
   }
 
-  /** A projector of this instance committed `projection` up to `cursor`. */
-  projectionAdvanced(projection: string, cursor: Cursor): void {
-    this.send(`${CHANNELS.projections}:${projection}`, CHANNELS.projections, `${projection} ${formatCursor(cursor)}`);
+  /** A projector of this instance committed `projection` up to `cursor` (and `lsn` covers that commit, when known). */
+  projectionAdvanced(projection: string, cursor: Cursor, lsn?: bigint): void {
+    const message = `${projection} ${formatCursor(cursor)}${lsn === undefined ? '' : ` ${formatLsn(lsn)}`}`;
+    this.send(`${CHANNELS.projections}:${projection}`, CHANNELS.projections, message);
   }
 
   /**
@@ -99,14 +112,17 @@ export class InstanceSignals {
     this.send(`${CHANNELS.cache}:${scope}`, CHANNELS.cache, scope);
   }
 
-  /** For a process that does not listen (an operator's rebuild): asks every instance to drop `projection`'s cached views. */
+  /**
+   * For a process that does not listen (an operator's rebuild), on the read
+   * database's notifications: asks every instance to drop `projection`'s cached views.
+   */
   static requestCacheFlush(notifications: Notifications, projection: string): Promise<void> {
     return notifications.publish(CHANNELS.cache, `${randomUUID()} ${projection}`);
   }
 
-  /** Stops listening (the notification connection closes). */
-  close(): Promise<void> {
-    return this.notifications.close();
+  /** Stops listening (the notification connections close). */
+  async close(): Promise<void> {
+    await Promise.all(distinct(this.connections).map((c) => c.close()));
   }
 
   /** The message of a payload from another instance; undefined for this instance's own. */
@@ -119,11 +135,17 @@ export class InstanceSignals {
   private send(lane: string, channel: string, message: string): void {
     let sender = this.senders.get(lane);
     if (!sender) {
-      sender = coalescing((payload) => this.notifications.publish(channel, payload).catch(this.onError));
+      const connection = channel === CHANNELS.events ? this.connections.events : this.connections.projections;
+      sender = coalescing((payload) => connection.publish(channel, payload).catch(this.onError));
       this.senders.set(lane, sender);
     }
     sender(`${this.id} ${message}`);
   }
+}
+
+/** The connections, each once (one database: one connection for both channels). */
+function distinct(connections: SignalConnections): Notifications[] {
+  return [...new Set([connections.events, connections.projections])];
 }
 
 /** At most one send in flight, always the newest value. */

@@ -1,7 +1,8 @@
-import { cursorOf, formatCursor } from '../eventlog/cursor.js';
+import { EVENT_SCHEMA_VERSIONS } from '../domain/events.js';
+import { cursorOf, formatCursor, type Cursor } from '../eventlog/cursor.js';
 import { idArray } from '../sql/fragments.js';
 import type { SqlClient } from '../sql/client.js';
-import type { StoredEvent } from '../eventlog/types.js';
+import type { EventMetadata, StoredEvent } from '../eventlog/types.js';
 
 /**
  * Dead letters: events a projection could not apply, kept in
@@ -10,7 +11,8 @@ import type { StoredEvent } from '../eventlog/types.js';
  * FAILED event, its later events are parked behind it (WAITING) instead of
  * applied. An operator asks for a RETRY (apply them all again) or a SKIP
  * (drop the failed one, apply the rest); the projector that owns the
- * projection carries the request out, so it is never applied twice.
+ * projection carries the request out where it meets it in the event log, so
+ * it is applied once, and at a position after everything already projected.
  */
 export type DeadLetterState = 'FAILED' | 'WAITING' | 'RETRY' | 'SKIP';
 
@@ -122,29 +124,39 @@ export async function listDeadLetters(
 /**
  * An operator's request for the aggregate's failed event: RETRY applies it
  * and those waiting behind it again; SKIP drops it and applies the rest.
- * Returns whether there was a failed event to act on.
+ *
+ * A `RedriveRequested` event is appended to the log (on the write database),
+ * which is what the projector acts on when it reaches it (see
+ * src/domain/redrives.ts); then the dead letters are marked (on the read
+ * database) so that `status` shows the request. The projector acts on the
+ * event's data only, so a mark that is lost (or lands after the projector
+ * carried the request out, marking nothing) changes nothing. Returns the
+ * event's position, or null when there was no failed event to act on.
  */
 export async function requestRedrive(
-  db: SqlClient,
+  databases: { readonly write: SqlClient; readonly read: SqlClient },
   projection: string,
   aggregateId: string,
   action: 'RETRY' | 'SKIP',
-): Promise<boolean> {
-  const changed = await db.$executeRaw`
+  metadata: EventMetadata,
+  now: Date,
+): Promise<Cursor | null> {
+  const [letter] = await databases.read.$queryRaw<Array<{ aggregate_type: string }>>`
+    SELECT aggregate_type FROM projection_dead_letter
+    WHERE projection = ${projection} AND aggregate_id::text = ${aggregateId} AND state IN ('FAILED', 'RETRY', 'SKIP')
+    LIMIT 1`;
+  if (!letter) return null;
+  const [row] = await databases.write.$queryRaw<Array<{ tx: string; pos: string }>>`
+    INSERT INTO event_log (event_id, type, schema_version, aggregate_type, aggregate_id, aggregate_version, data, metadata, occurred_at)
+    VALUES (gen_random_uuid(), 'RedriveRequested', ${EVENT_SCHEMA_VERSIONS.RedriveRequested}, 'Redrive', gen_random_uuid(), 1,
+      jsonb_build_object('projection', ${projection}::text, 'aggregateType', ${letter.aggregate_type}::text,
+        'aggregateId', ${aggregateId}::text, 'action', ${action}::text),
+      ${JSON.stringify(metadata)}::jsonb, ${now.toISOString()}::timestamptz)
+    RETURNING tx_id::text AS tx, position::text AS pos`;
+  await databases.read.$executeRaw`
     UPDATE projection_dead_letter SET state = ${action}
     WHERE projection = ${projection} AND aggregate_id::text = ${aggregateId} AND state IN ('FAILED', 'RETRY', 'SKIP')`;
-  return changed > 0;
-}
-
-/** Requests waiting for the projector: (aggregate, action). */
-export async function pendingRedrives(
-  db: SqlClient,
-  projection: string,
-): Promise<Array<{ aggregateType: string; aggregateId: string; action: 'RETRY' | 'SKIP' }>> {
-  const rows = await db.$queryRaw<Array<{ aggregate_type: string; aggregate_id: string; state: 'RETRY' | 'SKIP' }>>`
-    SELECT aggregate_type, aggregate_id::text, state FROM projection_dead_letter
-    WHERE projection = ${projection} AND state IN ('RETRY', 'SKIP')`;
-  return rows.map((r) => ({ aggregateType: r.aggregate_type, aggregateId: r.aggregate_id, action: r.state }));
+  return cursorOf(row!);
 }
 
 /** The event ids parked for one aggregate, in log order, the failed one first. */

@@ -13,7 +13,17 @@ export class ProjectionTimeoutError extends Error {
 
 interface Waiter {
   readonly cursor: Cursor;
-  readonly resolve: () => void;
+  readonly resolve: (lsn: bigint | undefined) => void;
+}
+
+/**
+ * Where a projection stands: its checkpoint, and (with read replicas) a WAL
+ * position of the read database at or after the commit that moved the
+ * checkpoint there, which a replica must have replayed to show that state.
+ */
+export interface Reached {
+  readonly cursor: Cursor;
+  readonly lsn?: bigint;
 }
 
 /**
@@ -23,32 +33,44 @@ interface Waiter {
  * another process may have moved.
  */
 export class ProjectionProgress {
-  private readonly reached = new Map<string, Cursor>();
+  private readonly reached = new Map<string, Reached>();
   private readonly waiters = new Map<string, Set<Waiter>>();
 
   constructor(
-    private readonly refresh: (projection: string) => Promise<Cursor>,
+    /** Reads where a projection stands (another process may have moved it). */
+    private readonly refresh: (projection: string) => Promise<Reached>,
     private readonly pollMs = 200,
   ) {}
 
   current(projection: string): Cursor {
-    return this.reached.get(projection) ?? LOG_START;
+    return this.reached.get(projection)?.cursor ?? LOG_START;
   }
 
-  /** Records that `projection` has committed everything up to `cursor`. */
-  advance(projection: string, cursor: Cursor): void {
-    if (compareCursors(cursor, this.current(projection)) <= 0) return;
-    this.reached.set(projection, cursor);
+  /**
+   * Records that `projection` has committed everything up to `cursor` (and,
+   * when known, a WAL position covering that commit: see Reached).
+   */
+  advance(projection: string, cursor: Cursor, lsn?: bigint): void {
+    const was = this.reached.get(projection);
+    const order = was ? compareCursors(cursor, was.cursor) : 1;
+    if (order < 0 || (order === 0 && (lsn === undefined || (was?.lsn !== undefined && was.lsn >= lsn)))) return;
+    // At the same cursor only a position is learnt; a later cursor replaces both.
+    this.reached.set(projection, { cursor, lsn });
     for (const waiter of this.waiters.get(projection) ?? []) {
-      if (compareCursors(cursor, waiter.cursor) >= 0) waiter.resolve();
+      if (compareCursors(cursor, waiter.cursor) >= 0) waiter.resolve(lsn);
     }
   }
 
-  /** Resolves once `projection` has reached `cursor`; rejects with ProjectionTimeoutError after `timeoutMs`. */
-  async waitFor(projection: string, cursor: Cursor, timeoutMs: number): Promise<void> {
-    if (compareCursors(this.current(projection), cursor) >= 0) return;
+  /**
+   * Resolves once `projection` has reached `cursor`, with the WAL position
+   * known for that state (undefined when none is); rejects with
+   * ProjectionTimeoutError after `timeoutMs`.
+   */
+  async waitFor(projection: string, cursor: Cursor, timeoutMs: number): Promise<bigint | undefined> {
+    const now = this.reached.get(projection);
+    if (now && compareCursors(now.cursor, cursor) >= 0) return now.lsn;
     let waiter!: Waiter;
-    const reached = new Promise<void>((resolve) => (waiter = { cursor, resolve }));
+    const reached = new Promise<bigint | undefined>((resolve) => (waiter = { cursor, resolve }));
     const set = this.waiters.get(projection) ?? new Set<Waiter>();
     this.waiters.set(projection, set);
     set.add(waiter);
@@ -57,7 +79,7 @@ export class ProjectionProgress {
     try {
       // Slow fallback for projectors in other processes.
       poller = setInterval(() => {
-        this.refresh(projection).then((c) => this.advance(projection, c), () => undefined);
+        this.refresh(projection).then((r) => this.advance(projection, r.cursor, r.lsn), () => undefined);
       }, this.pollMs);
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(
@@ -65,7 +87,7 @@ export class ProjectionProgress {
           timeoutMs,
         );
       });
-      await Promise.race([reached, timeout]);
+      return await Promise.race([reached, timeout]);
     } finally {
       clearTimeout(timer);
       clearInterval(poller);

@@ -1,7 +1,9 @@
 import { DEFAULTS } from '../config.js';
-import { LOG_START, compareCursors, maxCursor, type Cursor } from '../eventlog/cursor.js';
+import { LOG_START, compareCursors, formatCursor, maxCursor, type Cursor } from '../eventlog/cursor.js';
 import type { EventLogReader } from '../eventlog/reader.js';
+import type { RedriveRequested } from '../domain/redrives.js';
 import type { StoredEvent } from '../eventlog/types.js';
+import { ATTR, ROOT_CONTEXT, SpanKind, causeLinks, errorTypeOf, inSpan, setRecorded } from '../observability/tracing.js';
 import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../sql/client.js';
 import {
   aggregateKey,
@@ -11,7 +13,6 @@ import {
   park,
   parkedAggregates,
   parkedEvents,
-  pendingRedrives,
 } from './dead-letters.js';
 import type { ChangedIds, Projection } from './projection.js';
 import { readCheckpoint } from './status.js';
@@ -30,12 +31,12 @@ export interface ProjectorOptions {
   /** An event was parked as a dead letter (FAILED). Must not throw. */
   readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
   /**
-   * Inside each transaction that applies events, after they were applied and
-   * before it commits: the ids of the views they changed, and the checkpoint
-   * it moves from and to (a redrive applies parked events behind the
-   * checkpoint and moves none). For caches, which must let go of the old
-   * state before the new one is committed. A rejection rolls the
-   * transaction back (the batch is retried), so it should not reject.
+   * Inside each transaction that applies events (a batch, or a redrive at
+   * its request's place), after they were applied and before it commits: the
+   * ids of the views they changed, and the checkpoint it moves from and to.
+   * For caches, which must let go of the old state before the new one is
+   * committed. A rejection rolls the transaction back (the batch is
+   * retried), so it should not reject.
    */
   readonly beforeCommit?: (projection: string, changes: CommittedChanges) => Promise<void>;
   /**
@@ -51,10 +52,12 @@ export interface ProjectorOptions {
   readonly beforeApply?: (projection: string, event: StoredEvent) => void;
 }
 
-/** What one committed transaction of a projector changed (see ProjectorOptions.beforeCommit). */
-export type CommittedChanges =
-  | { readonly kind: 'batch'; readonly changed: ChangedIds; readonly from: Cursor; readonly to: Cursor }
-  | { readonly kind: 'redrive'; readonly changed: ChangedIds };
+/** What one committed transaction of a projector changed, and the checkpoint it moved (see ProjectorOptions.beforeCommit). */
+export interface CommittedChanges {
+  readonly changed: ChangedIds;
+  readonly from: Cursor;
+  readonly to: Cursor;
+}
 
 /**
  * Someone else moved this projection's checkpoint (a blue/green rebuild
@@ -150,9 +153,9 @@ export class Projector {
   async catchUp(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.step();
-      total += n;
-      if (n < this.batchSize) return total;
+      const { consumed, more } = await this.step();
+      total += consumed;
+      if (!more) return total;
     }
   }
 
@@ -168,9 +171,9 @@ export class Projector {
     let persistent = 0;
     while (this.running && generation === this.generation) {
       this.woken = false;
-      let read = 0;
+      let more = false;
       try {
-        read = await this.step();
+        ({ more } = await this.step());
         failures = 0;
         persistent = 0;
       } catch (error) {
@@ -190,7 +193,7 @@ export class Projector {
         await this.sleep(Math.min(30_000, 100 * 2 ** failures));
         continue;
       }
-      if (read === this.batchSize || this.woken) continue;
+      if (more || this.woken) continue;
       const behind = this.checkpoint && compareCursors(this.checkpoint, this.target) < 0;
       await this.sleep(behind ? 5 : this.idlePollMs);
     }
@@ -209,7 +212,7 @@ export class Projector {
   }
 
   /** One batch at a time per projector, whether from the loop or `catchUp`. */
-  private step(): Promise<number> {
+  private step(): Promise<Step> {
     return this.exclusive(() => this.stepUnlocked());
   }
 
@@ -220,36 +223,54 @@ export class Projector {
   }
 
   private handles(event: StoredEvent): boolean {
-    return this.projection.handles?.(event) ?? true;
+    return !isRedriveRequest(event) && (this.projection.handles?.(event) ?? true);
+  }
+
+  /** An operator's request for this projection: carried out where it stands in the log. */
+  private isRequestHere(event: StoredEvent): event is StoredEvent<RedriveRequested> {
+    return isRedriveRequest(event) && event.data.projection === this.name;
   }
 
   /** Events of parked aggregates wait behind their failed event; the rest are applied. */
   private split(events: readonly StoredEvent[]): { apply: StoredEvent[]; wait: StoredEvent[] } {
-    if (!this.parked?.size) return { apply: [...events], wait: [] };
+    if (!this.parked?.size) return { apply: events.filter((e) => !isRedriveRequest(e)), wait: [] };
     const apply: StoredEvent[] = [];
     const wait: StoredEvent[] = [];
     for (const event of events) {
+      if (isRedriveRequest(event)) continue;
       if (this.handles(event) && this.parked.has(aggregateKey(event))) wait.push(event);
       else apply.push(event);
     }
     return { apply, wait };
   }
 
-  private async stepUnlocked(): Promise<number> {
+  /**
+   * One batch. A redrive request for this projection ends the batch before
+   * it, and is carried out on its own in the next step.
+   */
+  private async stepUnlocked(): Promise<Step> {
     this.parked ??= await parkedAggregates(this.db, this.name);
-    if (this.parked.size > 0) await this.redrive();
     const from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
-    const events = await this.reader.readAfter(from, this.batchSize);
-    if (events.length === 0) {
+    const read = await this.reader.readAfter(from, this.batchSize);
+    if (read.length === 0) {
       this.checkpoint = from;
       this.options.onProgress?.(this.name, from, 0);
-      return 0;
+      return { consumed: 0, more: false };
     }
+    const request = read.findIndex((e) => this.isRequestHere(e));
+    if (request === 0) {
+      const event = read[0] as StoredEvent<RedriveRequested>;
+      await this.redriveAt(from, event);
+      this.checkpoint = event.cursor;
+      this.options.onProgress?.(this.name, event.cursor, 1);
+      return { consumed: 1, more: read.length > 1 || read.length === this.batchSize };
+    }
+    const events = request > 0 ? read.slice(0, request) : read;
     const to = events[events.length - 1]!.cursor;
     await this.applyUpTo(from, to, events);
     this.checkpoint = to;
     this.options.onProgress?.(this.name, to, events.length);
-    return events.length;
+    return { consumed: events.length, more: request > 0 || read.length === this.batchSize };
   }
 
   /**
@@ -262,6 +283,7 @@ export class Projector {
     let from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
     const events = await this.reader.readAfter(from, this.batchSize);
     for (const event of events) {
+      if (this.isRequestHere(event)) return; // the next step carries it out
       try {
         await this.applyUpTo(from, event.cursor, [event]);
       } catch (error) {
@@ -271,7 +293,7 @@ export class Projector {
           await park(tx, this.name, [event], 'FAILED', { error, attempts: this.maxAttempts });
           await this.moveCheckpoint(tx, poisonFrom, event.cursor);
         });
-        this.options.afterCommit?.(this.name, { kind: 'batch', changed: [], from: poisonFrom, to: event.cursor });
+        this.options.afterCommit?.(this.name, { changed: [], from: poisonFrom, to: event.cursor });
         this.parked.add(aggregateKey(event));
         this.checkpoint = event.cursor;
         this.options.onParked?.(this.name, event, error);
@@ -290,21 +312,37 @@ export class Projector {
    * one transaction; events of parked aggregates are parked behind them. A
    * batch with nothing for this projection only moves the checkpoint: one
    * statement, atomic by itself.
+   *
+   * A batch that applies events is traced (`projection <name>`): a trace of
+   * its own, linked to the span of each command whose events it applies (as
+   * their metadata recorded it, on whichever instance the command ran).
    */
   private async applyUpTo(from: Cursor, to: Cursor, events: readonly StoredEvent[]): Promise<void> {
     const { apply, wait } = this.split(events);
-    if (wait.length === 0 && !apply.some((e) => this.handles(e))) {
+    const handled = apply.filter((e) => this.handles(e));
+    if (wait.length === 0 && handled.length === 0) {
       await this.moveCheckpoint(this.db, from, to);
-      this.options.afterCommit?.(this.name, { kind: 'batch', changed: [], from, to });
+      this.options.afterCommit?.(this.name, { changed: [], from, to });
       return;
     }
-    const changes = await this.db.$transaction(async (tx) => {
-      const changed = await this.applyEvents(tx, apply);
-      await park(tx, this.name, wait, 'WAITING');
-      await this.moveCheckpoint(tx, from, to);
-      const committing: CommittedChanges = { kind: 'batch', changed, from, to };
-      await this.options.beforeCommit?.(this.name, committing);
-      return committing;
+    const { links, dropped } = causeLinks(handled.map((e) => e.metadata));
+    const changes = await inSpan(`projection ${this.name}`, { kind: SpanKind.CONSUMER, links }, ROOT_CONTEXT, errorTypeOf, async (span) => {
+      setRecorded(span, () => ({
+        [ATTR.projection]: this.name,
+        [ATTR.projectionFrom]: formatCursor(from),
+        [ATTR.projectionTo]: formatCursor(to),
+        [ATTR.eventCount]: events.length,
+        [ATTR.projectionApplied]: handled.length,
+        ...(dropped > 0 ? { [ATTR.linksDropped]: dropped } : {}),
+      }));
+      return this.db.$transaction(async (tx) => {
+        const changed = await this.applyEvents(tx, apply);
+        await park(tx, this.name, wait, 'WAITING');
+        await this.moveCheckpoint(tx, from, to);
+        const committing: CommittedChanges = { changed, from, to };
+        await this.options.beforeCommit?.(this.name, committing);
+        return committing;
+      });
     });
     this.options.afterCommit?.(this.name, changes);
   }
@@ -315,33 +353,50 @@ export class Projector {
     return (await this.projection.apply(tx, events)) ?? [];
   }
 
-  /** Carries out operators' RETRY / SKIP requests for parked aggregates. */
-  private async redrive(): Promise<void> {
-    const requests = await pendingRedrives(this.db, this.name);
-    for (const { aggregateType, aggregateId, action } of requests) {
-      const letters = await parkedEvents(this.db, this.name, aggregateType, aggregateId);
-      const ids = letters.map((l) => l.event_id);
-      const toApply = action === 'SKIP' ? ids.slice(1) : ids;
-      const events = await this.reader.readByIds(toApply);
-      try {
-        const changes = await this.db.$transaction(async (tx) => {
-          const committing: CommittedChanges = { kind: 'redrive', changed: await this.applyEvents(tx, events) };
-          await clearParked(tx, this.name, ids);
-          await this.options.beforeCommit?.(this.name, committing);
-          return committing;
-        });
-        this.options.afterCommit?.(this.name, changes);
-      } catch (error) {
-        if (isTransient(error)) throw error;
-        // Still failing: the first event not skipped is the failed one now.
-        await this.db.$transaction(async (tx) => {
-          if (action === 'SKIP') await clearParked(tx, this.name, ids.slice(0, 1));
-          await failedAgain(tx, this.name, toApply[0] ?? ids[0]!, error);
-        });
-        this.options.onError?.(this.name, error);
-      }
+  /**
+   * Carries out an operator's RETRY / SKIP request at its place in the log:
+   * the aggregate's parked events are applied as of the request's position
+   * (so the views they change, and their change histories, sort after
+   * everything projected so far), in the transaction that clears them and
+   * moves the checkpoint past the request. If they still fail, the failed
+   * event stays parked with the new error and the checkpoint moves on all the
+   * same. A request with nothing parked (already carried out, or replayed by
+   * a rebuild that did not fail) only moves the checkpoint.
+   */
+  private async redriveAt(from: Cursor, request: StoredEvent<RedriveRequested>): Promise<void> {
+    const { aggregateType, aggregateId, action } = request.data;
+    const at = request.cursor;
+    const letters = await parkedEvents(this.db, this.name, aggregateType, aggregateId);
+    if (letters.length === 0) {
+      await this.moveCheckpoint(this.db, from, at);
+      this.options.afterCommit?.(this.name, { changed: [], from, to: at });
+      return;
     }
-    if (requests.length > 0) this.parked = await parkedAggregates(this.db, this.name);
+    const ids = letters.map((l) => l.event_id);
+    const toApply = action === 'SKIP' ? ids.slice(1) : ids;
+    const events = (await this.reader.readByIds(toApply)).map((e) => ({ ...e, cursor: at }));
+    try {
+      const changes = await this.db.$transaction(async (tx) => {
+        const changed = await this.applyEvents(tx, events);
+        await clearParked(tx, this.name, ids);
+        await this.moveCheckpoint(tx, from, at);
+        const committing: CommittedChanges = { changed, from, to: at };
+        await this.options.beforeCommit?.(this.name, committing);
+        return committing;
+      });
+      this.options.afterCommit?.(this.name, changes);
+    } catch (error) {
+      if (isTransient(error) || error instanceof CheckpointMovedError) throw error;
+      // Still failing: the first event not skipped is the failed one now.
+      await this.db.$transaction(async (tx) => {
+        if (action === 'SKIP') await clearParked(tx, this.name, ids.slice(0, 1));
+        await failedAgain(tx, this.name, toApply[0] ?? ids[0]!, error);
+        await this.moveCheckpoint(tx, from, at);
+      });
+      this.options.afterCommit?.(this.name, { changed: [], from, to: at });
+      this.options.onError?.(this.name, error);
+    }
+    this.parked = await parkedAggregates(this.db, this.name);
   }
 
   /** Best effort (the database may be the problem): says why the projection is stuck. */
@@ -365,6 +420,14 @@ export class Projector {
     if (moved !== 1) throw new CheckpointMovedError(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
   }
 }
+
+/** What one step did: how many events it consumed, and whether more may be readable at once. */
+interface Step {
+  readonly consumed: number;
+  readonly more: boolean;
+}
+
+const isRedriveRequest = (event: StoredEvent): event is StoredEvent<RedriveRequested> => event.type === 'RedriveRequested';
 
 /** Faults of the moment (the database is unavailable): retried for as long as they last, never parked. */
 const isTransient = (error: unknown) => error instanceof DatabaseUnavailableError;

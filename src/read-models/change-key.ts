@@ -1,3 +1,5 @@
+import type { TraceCarrier } from '../eventlog/types.js';
+
 /**
  * Where a change sits in a view's change history: the log cursor of the event
  * that caused it, plus the view's id (one event, e.g. a customer's rename,
@@ -12,6 +14,8 @@ export interface ChangeKey {
 export interface Change<V> {
   readonly key: ChangeKey;
   readonly view: V;
+  /** The trace context of the command whose event caused it, when that command was traced. */
+  readonly trace?: TraceCarrier | null;
 }
 
 export function compareKeys(a: ChangeKey, b: ChangeKey): number {

@@ -10,8 +10,12 @@ type AnyTable = Table<any>;
  * and a replacer function would take JSON.stringify off its fast path).
  */
 function insertFromJson<T extends AnyTable>(table: T, views: ReadonlyArray<ViewOf<T['columns']>>): Prisma.Sql {
+  return insertRecords(table, views.map((v) => table.toRecord(v)));
+}
+
+function insertRecords(table: AnyTable, rows: ReadonlyArray<Record<string, unknown>>): Prisma.Sql {
   const columns = table.columnList();
-  const records = JSON.stringify(views.map((v) => table.toRecord(v)));
+  const records = JSON.stringify(rows);
   return Prisma.sql`
     INSERT INTO ${table.ref()} (${columns})
     SELECT ${columns} FROM jsonb_to_recordset(${records}::jsonb) AS x(${table.recordType()})`;
@@ -34,11 +38,23 @@ export function upsertStatement<T extends AnyTable>(table: T, views: ReadonlyArr
 
 /**
  * Appends rows to a change-history table; rows already there (a replay)
- * are left as they are (null when there are none).
+ * are left as they are (null when there are none). Of rows with the same key
+ * the last is kept: a redrive applies several events of a view at one
+ * position, and the history records the state it ends in.
  */
 export function appendStatement<T extends AnyTable>(table: T, rows: ReadonlyArray<ViewOf<T['columns']>>): Prisma.Sql | null {
   if (rows.length === 0) return null;
-  return Prisma.sql`${insertFromJson(table, rows)} ON CONFLICT DO NOTHING`;
+  return Prisma.sql`${insertRecords(table, lastPerKey(table, rows.map((r) => table.toRecord(r))))} ON CONFLICT DO NOTHING`;
+}
+
+function lastPerKey(table: AnyTable, records: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const record of records) {
+    const key = table.key.map((k) => String(record[k])).join('\u0000');
+    byKey.delete(key); // re-inserted: the kept row takes the place of the last
+    byKey.set(key, record);
+  }
+  return byKey.size === records.length ? [...records] : [...byKey.values()];
 }
 
 /**

@@ -1,5 +1,8 @@
-import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { HeaderMap, type ApolloServerPlugin, type BaseContext, type HTTPGraphQLRequest } from '@apollo/server';
+import { GraphQLError } from 'graphql';
 import Negotiator from 'negotiator';
+import type { Actor } from '../domain/access.js';
+import { resolveDocument, type DocumentPolicy, type DocumentRequest } from '../graphql/persisted-documents.js';
 
 const APPLICATION_JSON = 'application/json';
 const GRAPHQL_RESPONSE_JSON = 'application/graphql-response+json';
@@ -17,6 +20,19 @@ const REQUEST_ERRORS = new Set([
   'OPERATION_RESOLUTION_FAILURE',
   'QUERY_TOO_COMPLEX',
 ]);
+
+/**
+ * The status of a request error for a client that sent `accept`: 200 for a
+ * legacy client, one that names `application/json` and prefers it to
+ * `application/graphql-response+json` (the response is then
+ * `application/json`, the same choice Apollo makes); 400 for the rest.
+ */
+export function requestErrorStatus(accept: string | undefined): 200 | 400 {
+  if (!accept) return 400;
+  const negotiator = new Negotiator({ headers: { accept } });
+  if (!negotiator.mediaTypes().includes(APPLICATION_JSON)) return 400;
+  return negotiator.mediaType([APPLICATION_JSON, GRAPHQL_RESPONSE_JSON]) === APPLICATION_JSON ? 200 : 400;
+}
 
 /**
  * Status codes as GraphQL over HTTP has them per media type. With
@@ -38,16 +54,66 @@ export function mediaTypeStatusPlugin<C extends BaseContext>(): ApolloServerPlug
           const { singleResult } = response.body;
           if ('data' in singleResult || !singleResult.errors?.length) return;
           if (!singleResult.errors.every((e) => REQUEST_ERRORS.has(e.extensions?.code as string))) return;
-          const accept = request.http?.headers.get('accept');
-          if (!accept) return;
-          const negotiator = new Negotiator({ headers: { accept } });
-          if (!negotiator.mediaTypes().includes(APPLICATION_JSON)) return;
-          // The same choice Apollo makes for the response, stated here so the status and the type agree.
-          if (negotiator.mediaType([APPLICATION_JSON, GRAPHQL_RESPONSE_JSON]) !== APPLICATION_JSON) return;
+          if (requestErrorStatus(request.http?.headers.get('accept')) !== 200) return;
           response.http.status = 200;
           response.http.headers.set('content-type', `${APPLICATION_JSON}; charset=utf-8`);
         },
       };
     },
   };
+}
+
+/**
+ * A persisted document request (GraphQL over HTTP, Appendix A) made into the
+ * request Apollo serves: `documentId` — in a POST's JSON body, or a GET's
+ * query string — is replaced by the manifest's document as `query`, before
+ * Apollo reads the request. What runs is decided by resolveDocument
+ * (src/graphql/persisted-documents.ts), the same as for graphql-ws.
+ *
+ * A refusal comes with its HTTP answer: BAD_REQUEST 400; the others are
+ * request errors (nothing ran), 400, or 200 for a legacy `application/json`
+ * client (requestErrorStatus); never cached. Other methods are left to Apollo,
+ * which runs nothing for them (405).
+ */
+export function persistedDocumentRequest(
+  request: HTTPGraphQLRequest,
+  policy: DocumentPolicy,
+  actor: Actor,
+): { readonly request: HTTPGraphQLRequest } | { readonly refused: GraphQLError } {
+  if (request.method !== 'GET' && request.method !== 'POST') return { request };
+  const params = request.method === 'GET' ? new URLSearchParams(request.search) : undefined;
+  // Anything but a JSON object (a batch, say) names no document: in trusted mode that is a refusal.
+  const body = !params && isRecord(request.body) ? request.body : undefined;
+  if (params && params.getAll('documentId').length > 1) {
+    return refusal(request, new GraphQLError("The 'documentId' search parameter may only be specified once.", { extensions: { code: 'BAD_REQUEST' } }));
+  }
+  const named: DocumentRequest = params
+    ? { query: params.get('query'), documentId: params.get('documentId') }
+    : { query: body?.query, documentId: body?.documentId };
+  const resolution = resolveDocument(policy, named, actor);
+  switch (resolution.kind) {
+    case 'sent':
+      return { request };
+    case 'refused':
+      return refusal(request, resolution.error);
+    case 'persisted': {
+      if (params) {
+        params.delete('documentId');
+        params.set('query', resolution.source);
+        return { request: { ...request, search: `?${params}` } };
+      }
+      const { documentId: _id, ...rest } = body!;
+      return { request: { ...request, body: { ...rest, query: resolution.source } } };
+    }
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function refusal(request: HTTPGraphQLRequest, error: GraphQLError): { readonly refused: GraphQLError } {
+  const status = error.extensions.code === 'BAD_REQUEST' ? 400 : requestErrorStatus(request.headers.get('accept'));
+  const headers = new HeaderMap([['cache-control', 'no-store']]);
+  return { refused: new GraphQLError(error.message, { extensions: { ...error.extensions, http: { status, headers } } }) };
 }

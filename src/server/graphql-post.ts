@@ -1,6 +1,26 @@
 import type http from 'node:http';
-import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import { HeaderMap, type HTTPGraphQLRequest, type HTTPGraphQLResponse } from '@apollo/server';
 import { refuseTooLarge } from './body-limit.js';
+
+/**
+ * Serves one GraphQL request over HTTP, as Apollo's executeHTTPGraphQLRequest
+ * does (http.ts: the caller, the persisted document, then Apollo). Both paths
+ * call it: this one and express's (graphql-express.ts).
+ */
+export type ExecuteGraphQL = (
+  request: HTTPGraphQLRequest,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+) => Promise<HTTPGraphQLResponse>;
+
+/** The request's headers as Apollo takes them (repeated ones joined, as express's integration does). */
+export function headerMapOf(req: http.IncomingMessage): HeaderMap {
+  const headers = new HeaderMap();
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
 
 /**
  * `POST /graphql` with a plain JSON body, served by node:http directly: the
@@ -10,19 +30,18 @@ import { refuseTooLarge } from './body-limit.js';
  * methods (GET, the IDE), other content types or charsets, compressed bodies —
  * is not taken (`accepts` says no) and goes through express as before.
  *
- * Same contract as express.json + @as-integrations/express5: a body that
+ * Same contract as express.json + graphql-express.ts: a body that
  * grows past `maxBodyBytes` is 413 PAYLOAD_TOO_LARGE (refuseTooLarge; a
  * declared Content-Length over it never gets here, see http.ts), a body that
  * is not a JSON object or array is 400 BAD_REQUEST "not valid JSON", and
  * Apollo answers the rest.
  */
-export function graphqlPostHandler<C extends BaseContext>(options: {
-  readonly apollo: ApolloServer<C>;
+export function graphqlPostHandler(options: {
+  readonly execute: ExecuteGraphQL;
   readonly maxBodyBytes: number;
-  readonly context: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<C>;
   readonly onError: (error: unknown) => void;
 }) {
-  const { apollo, maxBodyBytes } = options;
+  const { execute, maxBodyBytes } = options;
 
   function sendError(res: http.ServerResponse, status: number, code: string, message: string) {
     const body = JSON.stringify({ errors: [{ message, extensions: { code } }] });
@@ -42,15 +61,9 @@ export function graphqlPostHandler<C extends BaseContext>(options: {
       sendError(res, 400, 'BAD_REQUEST', 'The request body is not valid JSON');
       return;
     }
-    const headers = new HeaderMap();
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
-    }
     const query = req.url!.indexOf('?');
-    const response = await apollo.executeHTTPGraphQLRequest({
-      httpGraphQLRequest: { method: 'POST', headers, search: query < 0 ? '' : req.url!.slice(query), body },
-      context: () => options.context(req, res),
-    });
+    const search = query < 0 ? '' : req.url!.slice(query);
+    const response = await execute({ method: 'POST', headers: headerMapOf(req), search, body }, req, res);
     for (const [key, value] of response.headers) res.setHeader(key, value);
     res.statusCode = response.status ?? 200;
     if (response.body.kind === 'complete') {

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { makeExecutableSchema } from '@graphql-tools/schema';
@@ -13,20 +12,26 @@ import { ANONYMOUS, type Actor } from '../domain/access.js';
 import { DomainError } from '../domain/errors.js';
 import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import type { Context } from '../observability/tracing.js';
 import { createErrorFormatter } from '../graphql/errors.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
+import type { DocumentPolicy } from '../graphql/persisted-documents.js';
 import { resolvers } from '../graphql/resolvers.js';
+import { parseCursor } from '../eventlog/cursor.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/status.js';
 import type { ViewCache } from '../read-models/cache/view-cache.js';
+import type { ReadSession } from '../infrastructure/db/replica-router.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
-import { graphqlPostHandler } from './graphql-post.js';
-import { mediaTypeStatusPlugin } from './graphql-over-http.js';
+import { graphqlExpressHandler } from './graphql-express.js';
+import { graphqlPostHandler, type ExecuteGraphQL } from './graphql-post.js';
+import { mediaTypeStatusPlugin, persistedDocumentRequest } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
+import { RequestTracing } from './request-tracing.js';
 import { attachWebSocket, type WebSocketLimits } from './websocket.js';
 
 export const typeDefs = readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8');
@@ -37,6 +42,12 @@ export interface HttpServerDeps {
   readonly read: ReadModel;
   /** The read models' views by id, cached. */
   readonly views: ViewCache;
+  /**
+   * The reads of one request: the read database, or with read replicas one
+   * chosen for it (src/infrastructure/db/replica-router.ts). `minPosition`
+   * is the request's `x-min-position` header, when it has one.
+   */
+  readonly readSession: (minPosition?: string) => ReadSession;
   readonly progress: ProjectionProgress;
   readonly operations: ProjectionOperations;
   readonly readYourWritesTimeoutMs: number;
@@ -44,8 +55,8 @@ export interface HttpServerDeps {
   readonly webSocket: WebSocketLimits;
   /** Request bodies larger than this are refused with 413. */
   readonly maxBodyBytes: number;
-  /** Resolves when the database is reachable and fully migrated. */
-  readonly ready: () => Promise<{ ready: boolean; reason?: string }>;
+  /** Whether the databases are reachable and fully migrated (rejecting: "database unavailable"). */
+  readonly ready: () => Promise<Readiness>;
   /** Serve the GraphQL IDE to browsers at GET /graphql (src/server/ide.ts). */
   readonly ide?: boolean;
   /** Mints the development admin token the IDE puts into a local browser's Headers tab (embedded default only). */
@@ -54,6 +65,8 @@ export interface HttpServerDeps {
   readonly tokens: TokenVerifier;
   /** Depth, alias, directive, token and cost limits; introspection on or off. */
   readonly limits: OperationLimits;
+  /** The persisted documents (sent by `documentId`), and whether only they run (TRUSTED_DOCUMENTS). */
+  readonly documents: DocumentPolicy;
   /** Served at GET /metrics (Prometheus text format) when given. */
   readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
   /** Called for every subscription message sent (metrics). */
@@ -85,6 +98,21 @@ async function httpActor(tokens: TokenVerifier, header: string | undefined): Pro
   }
 }
 
+/**
+ * A request header with a position the client has seen (a mutation's
+ * `position`, an `Order.position`): the request reads state that includes
+ * it, from a replica that has replayed it or else the read primary, as a
+ * mutation payload does (read-your-writes across requests).
+ */
+export const MIN_POSITION_HEADER = 'x-min-position';
+
+/** What /readyz answers: 200 when ready, else 503 with the reason; `databases` says how each one is (with a read database of its own). */
+export interface Readiness {
+  readonly ready: boolean;
+  readonly reason?: string;
+  readonly databases?: Record<string, string>;
+}
+
 export interface HttpServer {
   readonly server: http.Server;
   listen(port: number, host: string): Promise<number>;
@@ -97,8 +125,10 @@ export interface HttpServer {
 export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
   const app = express();
   // POST /graphql with a JSON body skips express (graphql-post.ts); set once Apollo has started.
-  let graphqlPost: ReturnType<typeof graphqlPostHandler<GraphQLContext>> | undefined;
+  let graphqlPost: ReturnType<typeof graphqlPostHandler> | undefined;
+  const tracing = new RequestTracing();
   const dispatch = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    tracing.start(req, res);
     // Whatever the route: no body above the limit is ever read.
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     return graphqlPost?.accepts(req) ? graphqlPost.serve(req, res) : app(req, res);
@@ -106,25 +136,36 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   const server = http.createServer(dispatch);
   // `Expect: 100-continue`: the client waits to be told to send its body; one too large is refused instead.
   server.on('checkContinue', (req, res) => {
+    tracing.start(req, res);
     if (declaresTooLarge(req, deps.maxBodyBytes)) return refuseTooLarge(req, res, deps.maxBodyBytes);
     res.writeContinue();
     dispatch(req, res);
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, correlationId = requestId): GraphQLContext => ({
+  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId, minPosition?: string): GraphQLContext => {
+    const session = deps.readSession(minPosition);
+    const read = { ...deps.read, db: session.db };
+    return {
     requestId,
     correlationId,
     actor,
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
-    read: deps.read,
-    loaders: createLoaders(deps.read, deps.views, { cache }),
+    read,
+    loaders: createLoaders(read, deps.views, {
+      cache,
+      // A request's `x-min-position`: no cached view older than it either (the session waits for it).
+      atLeast: minPosition === undefined ? undefined : { position: parseCursor(minPosition), ready: () => session.ready() },
+    }),
+    readAt: (lsn) => session.require(lsn),
     progress: deps.progress,
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
-  });
+    traceContext,
+    };
+  };
   const ws = attachWebSocket(server, {
     schema,
     logger: deps.logger,
@@ -132,7 +173,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     operationLimits: deps.limits,
     onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
-    context: (requestId, actor) => context(requestId, actor, false),
+    documents: deps.documents,
+    context: (requestId, actor, traceContext) => context(requestId, actor, false, traceContext),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
   const apollo = new ApolloServer<GraphQLContext>({
@@ -149,6 +191,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     // preflight-forcing header.
     allowBatchedHttpRequests: false,
     csrfPrevention: true,
+    // Automatic persisted queries keep documents clients sent: with trusted documents the manifest is the only store.
+    ...(deps.documents.trustedOnly ? { persistedQueries: false as const } : {}),
     // main.ts owns SIGINT/SIGTERM (stop everything, close the database); Apollo's
     // own handler would re-raise the signal and kill the process mid-shutdown.
     stopOnTerminationSignals: false,
@@ -164,6 +208,8 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       { serverWillStart: async () => ({ drainServer: () => ws.stop() }) },
       // 200 for request errors to clients that read only application/json (GraphQL over HTTP).
       mediaTypeStatusPlugin(),
+      // Names each request's span after its operation, with what it answered.
+      tracing.plugin(),
       // Cost needs the variables (page sizes usually are), hence after validation.
       {
         requestDidStart: async () => ({
@@ -175,13 +221,39 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     ],
   });
   await apollo.start();
-  /** Request and correlation ids (echoed back), and the caller from the Authorization header. */
-  const httpContext = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<GraphQLContext> => {
+  /** Request and correlation ids, echoed back. */
+  const requestIds = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
     const correlationId = safeId(req.headers['x-correlation-id']) ?? requestId;
     res.setHeader('x-request-id', requestId);
     res.setHeader('x-correlation-id', correlationId);
-    return context(requestId, await httpActor(deps.tokens, req.headers.authorization), true, correlationId);
+    return { requestId, correlationId };
+  };
+  /**
+   * Every GraphQL request over HTTP, on either path (graphql-post.ts, and
+   * express for GET and other bodies): the caller from the Authorization
+   * header, then the document the request names (persistedDocumentRequest:
+   * `documentId` becomes the manifest's document, or the request is refused),
+   * then Apollo. A bad token or a refusal is thrown from the context function:
+   * Apollo answers it after its CSRF check, with the error's status, shaped by
+   * formatError, and runs nothing.
+   */
+  const executeGraphQL: ExecuteGraphQL = async (request, req, res) => {
+    const caller = await httpActor(deps.tokens, req.headers.authorization).then(
+      (actor) => ({ actor }),
+      (error: unknown) => ({ error }),
+    );
+    const named = 'actor' in caller ? persistedDocumentRequest(request, deps.documents, caller.actor) : { request };
+    return apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: 'request' in named ? named.request : request,
+      context: async () => {
+        const { requestId, correlationId } = requestIds(req, res);
+        if ('error' in caller) throw caller.error;
+        if ('refused' in named) throw named.refused;
+        const minPosition = req.headers[MIN_POSITION_HEADER];
+        return context(requestId, caller.actor, true, tracing.contextOf(req), correlationId, Array.isArray(minPosition) ? minPosition[0] : minPosition);
+      },
+    });
   };
 
   app.disable('x-powered-by');
@@ -189,11 +261,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const state = await deps.ready().catch((error: unknown) => {
+    const state = await deps.ready().catch((error: unknown): Readiness => {
       deps.logger.warn({ err: error }, 'readiness check failed');
       return { ready: false, reason: 'database unavailable' };
     });
-    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason });
+    res.status(state.ready ? 200 : 503).json({ status: state.ready ? 'ready' : 'not ready', reason: state.reason, databases: state.databases });
   });
   if (deps.metrics) {
     const metrics = deps.metrics;
@@ -209,15 +281,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     });
   }
   mountIde(app, { enabled: deps.ide ?? false, devToken: deps.ideDevToken });
-  app.use(
-    '/graphql',
-    express.json({ limit: deps.maxBodyBytes }),
-    expressMiddleware(apollo, { context: ({ req, res }) => httpContext(req, res) }),
-  );
+  app.use('/graphql', express.json({ limit: deps.maxBodyBytes }), graphqlExpressHandler(executeGraphQL));
   graphqlPost = graphqlPostHandler({
-    apollo,
+    execute: executeGraphQL,
     maxBodyBytes: deps.maxBodyBytes,
-    context: httpContext,
     onError: (error) => deps.logger.error({ err: error }, 'unexpected error serving POST /graphql'),
   });
   // Errors before GraphQL (unparsable or oversized bodies) get a GraphQL-shaped

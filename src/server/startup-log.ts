@@ -2,7 +2,7 @@
  * What the server says once it listens: where the API and the IDE are and how
  * to get a token. For a person at a terminal (pretty logs) one readable block;
  * for log collectors (JSON) the same facts as fields: `server started` with
- * `url`, `port` and `database`, and on the embedded development default a
+ * `url`, `port`, `database` and `trustedDocuments`, and on the embedded development default a
  * `development admin token` line with `token` and `headers`.
  */
 import type { Logger } from 'pino';
@@ -16,9 +16,11 @@ export interface Started {
   readonly port: number;
   readonly database: 'postgres' | 'pglite';
   readonly auth: Pick<Auth, 'mint' | 'devToken'>;
+  /** Documents in the persisted documents manifest. */
+  readonly persistedDocuments: number;
 }
 
-type StartupConfig = Pick<Config, 'HOST' | 'DATABASE_URL' | 'PGLITE_DIR' | 'IDE_ENABLED' | 'AUTH_JWKS' | 'NODE_ENV' | 'LOG_FORMAT'>;
+type StartupConfig = Pick<Config, 'HOST' | 'DATABASE_URL' | 'PGLITE_DIR' | 'IDE_ENABLED' | 'AUTH_JWKS' | 'NODE_ENV' | 'LOG_FORMAT' | 'TRUSTED_DOCUMENTS'>;
 
 /** The address a person types: `localhost` for a wildcard or loopback listener, else the listener's own. */
 export function browserBase(host: string, port: number): string {
@@ -54,6 +56,9 @@ export function startupText(config: StartupConfig, started: Started, devToken: s
           : `open ${api} in a browser, and put {"Authorization": "Bearer <token>"} into its Headers tab`,
     ],
   ];
+  if (config.TRUSTED_DOCUMENTS) {
+    rows.push(['Documents', `trusted only: the ${started.persistedDocuments} of the manifest, by documentId`]);
+  }
   if (devToken) {
     rows.push(['Admin token', `Authorization: Bearer ${devToken}`]);
     rows.push(['', `(valid ${TTL_HOURS} h; for curl and other clients)`]);
@@ -74,7 +79,10 @@ export async function logStartup(logger: Logger, config: StartupConfig, started:
     logger.info(startupText(config, started, devToken));
     return;
   }
-  logger.info({ url: started.url, port: started.port, database: started.database }, 'server started');
+  logger.info(
+    { url: started.url, port: started.port, database: started.database, trustedDocuments: config.TRUSTED_DOCUMENTS },
+    'server started',
+  );
   if (devToken) {
     const ide = config.IDE_ENABLED ? 'the IDE in a browser on this machine has it in its Headers tab already; ' : '';
     logger.info(

@@ -14,16 +14,36 @@ import {
   type ExecutionResult,
   type GraphQLSchema,
 } from 'graphql';
-import { CloseCode, type Context } from 'graphql-ws';
+import { CloseCode, type Context as ConnectionContext, type SubscribePayload } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from 'pino';
 import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import { ANONYMOUS, type Actor } from '../domain/access.js';
 import { DomainError } from '../domain/errors.js';
+import { formatCursor } from '../eventlog/cursor.js';
 import type { GraphQLContext } from '../graphql/context.js';
+import { errorCode } from '../graphql/errors.js';
 import { allValidationRules, checkCost, type OperationLimits } from '../graphql/limits.js';
+import { resolveDocument, type DocumentPolicy } from '../graphql/persisted-documents.js';
 import { authorizeSubscription, checkSubscriptionArgs } from '../graphql/resolvers/subscriptions.js';
+import {
+  ATTR,
+  OK,
+  ROOT_CONTEXT,
+  SpanKind,
+  causeLinks,
+  endSpan,
+  linkTo,
+  setRecorded,
+  spanIn,
+  trace,
+  tracer,
+  type Context,
+  type Span,
+} from '../observability/tracing.js';
+import type { Change } from '../read-models/change-key.js';
+import { nameOperation } from './request-tracing.js';
 
 export interface WebSocketLimits {
   /** Close a socket that does not send connection_init within this time (ms). */
@@ -44,8 +64,10 @@ export interface WebSocketDeps {
   /** Called for every `next` message sent (metrics). */
   readonly onMessage?: () => void;
   readonly tokens: TokenVerifier;
-  /** Builds the context of one subscription. */
-  readonly context: (requestId: string, actor: Actor) => GraphQLContext;
+  /** The persisted documents (a subscribe payload's `documentId`), and whether only they run. */
+  readonly documents: DocumentPolicy;
+  /** Builds the context of one operation (traced as the span in `traceContext`). */
+  readonly context: (requestId: string, actor: Actor, traceContext: Context) => GraphQLContext;
   readonly formatError: (error: GraphQLError) => ReturnType<GraphQLError['toJSON']>;
 }
 
@@ -85,6 +107,36 @@ function shareKey(args: ExecutionArgs): string | undefined {
 }
 
 /**
+ * A span per message a subscription sends (`send <field>`), from the change
+ * to the result: a trace of its own, linked to the trace of the command that
+ * caused the change (stored with it in the change history, whichever instance
+ * ran the command and the projection) and to the subscription's operation.
+ */
+function messageSpans(args: ExecutionArgs) {
+  const operation = getOperationAST(args.document, args.operationName);
+  const root = operation?.selectionSet.selections.find((s) => s.kind === 'Field');
+  const field = root?.kind === 'Field' ? root.name.value : 'subscription';
+  const subscription = linkTo(spanIn((args.contextValue as GraphQLContext).traceContext).spanContext(), 'subscription');
+  return async (change: Change<unknown>, send: () => Promise<ExecutionResult> | ExecutionResult): Promise<ExecutionResult> => {
+    const { links } = causeLinks([change.trace]);
+    const span = tracer.startSpan(`send ${field}`, { kind: SpanKind.PRODUCER, links: subscription ? [...links, subscription] : links }, ROOT_CONTEXT);
+    setRecorded(span, () => ({
+      [ATTR.subscriptionField]: field,
+      [ATTR.subscriptionPosition]: formatCursor(change.key),
+      ...(operation?.name ? { [ATTR.operationName]: operation.name.value } : {}),
+    }));
+    try {
+      const result = await send();
+      endSpan(span, result.errors?.length ? errorCode(result.errors[0]!) : OK);
+      return result;
+    } catch (error) {
+      endSpan(span, 'INTERNAL_SERVER_ERROR');
+      throw error;
+    }
+  };
+}
+
+/**
  * Subscription events executed once per (event, shareKey) and shared by
  * every subscription that asked exactly that: the change feed hands the same
  * view object to all its subscribers, so it keys a WeakMap, and the entry
@@ -105,11 +157,14 @@ function sharedSubscribe() {
   return async (args: ExecutionArgs): Promise<AsyncGenerator<ExecutionResult> | ExecutionResult> => {
     // Before the stream opens: nothing may fail between opening it and handing it over.
     const key = shareKey(args);
+    const traced = messageSpans(args);
     const stream = await createSourceEventStream(args);
     if (!(Symbol.asyncIterator in Object(stream))) return stream as ExecutionResult;
     const source = (stream as AsyncGenerator<unknown>)[Symbol.asyncIterator]();
     const map = async (next: IteratorResult<unknown>): Promise<IteratorResult<ExecutionResult>> =>
-      next.done ? { done: true, value: undefined } : { done: false, value: await executeShared(args, next.value, key) };
+      next.done
+        ? { done: true, value: undefined }
+        : { done: false, value: await traced(next.value as Change<unknown>, () => executeShared(args, next.value, key)) };
     // An iterator object, not an async generator: `return()` must reach the
     // source at once, even while a `next()` is waiting for the next change.
     return {
@@ -142,7 +197,7 @@ const MAX_CACHED_QUERY_LENGTH = 10_000;
 export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
   const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: deps.limits.maxMessageBytes });
   // Each connection's caller, from its connection_init payload, and the timer that ends it with the token.
-  const callers = new WeakMap<Context, { actor: Actor; expiry?: NodeJS.Timeout }>();
+  const callers = new WeakMap<ConnectionContext, { actor: Actor; expiry?: NodeJS.Timeout }>();
   const validationRules = allValidationRules(deps.operationLimits);
   const documents = new Map<string, { document?: DocumentNode; errors: readonly GraphQLError[] }>();
   const documentOf = (query: string) => {
@@ -168,7 +223,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
   };
 
   /** Closes the socket with 4403 when the token expires (re-armed past setTimeout's range). */
-  function closeAtExpiry(ctx: Context, socket: { close(code: number, reason: string): void }, expiresAt: Date) {
+  function closeAtExpiry(ctx: ConnectionContext, socket: { close(code: number, reason: string): void }, expiresAt: Date) {
     const caller = callers.get(ctx)!;
     const remaining = expiresAt.getTime() - Date.now();
     caller.expiry = setTimeout(
@@ -176,6 +231,59 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
       Math.max(0, Math.min(remaining, MAX_TIMER_MS)),
     );
     caller.expiry.unref();
+  }
+
+  /**
+   * Checks an operation before it runs, naming its span: what to execute, or
+   * the errors to answer with (a protocol `error` message).
+   */
+  async function prepare(ctx: ConnectionContext, id: string, payload: SubscribePayload, span: Span): Promise<ExecutionArgs | readonly GraphQLError[]> {
+    const actor = callers.get(ctx)?.actor ?? ANONYMOUS;
+    if (Object.keys(ctx.subscriptions).length > deps.limits.maxSubscriptionsPerConnection) {
+      return [
+        new GraphQLError(`At most ${deps.limits.maxSubscriptionsPerConnection} subscriptions per connection`, {
+          extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
+        }),
+      ];
+    }
+    // A persisted document is named by `documentId` beside the `query` graphql-ws requires (send "").
+    const documentId = (payload as { documentId?: unknown }).documentId;
+    const resolution = resolveDocument(deps.documents, { query: payload.query, documentId }, actor);
+    if (resolution.kind === 'refused') return [resolution.error];
+    const { document, errors } = documentOf(resolution.kind === 'persisted' ? resolution.source : payload.query);
+    if (errors.length || !document) return [...errors];
+    const operation = getOperationAST(document, payload.operationName);
+    if (operation) nameOperation(span, operation.operation, operation.name?.value);
+    if (!operation) {
+      return [new GraphQLError('Unable to identify the operation to run: send one operation, or name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
+    }
+    const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, {
+      hideSuggestions: !deps.operationLimits.introspection,
+    });
+    if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+    try {
+      checkCost(deps.operationLimits, deps.schema, document, payload.variables ?? {}, payload.operationName);
+      if (operation.operation === 'subscription') {
+        for (const selection of operation.selectionSet.selections) {
+          if (selection.kind !== 'Field') continue;
+          const field = deps.schema.getSubscriptionType()?.getFields()[selection.name.value];
+          if (!field) continue;
+          const args = getArgumentValues(field, selection, variables.coerced);
+          checkSubscriptionArgs(args);
+          authorizeSubscription(field.name, args, actor);
+        }
+      }
+    } catch (error) {
+      return [inputError(error)];
+    }
+    const args: ExecutionArgs = {
+      schema: deps.schema,
+      document,
+      operationName: payload.operationName,
+      variableValues: payload.variables,
+      contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor, trace.setSpan(ROOT_CONTEXT, span)),
+    };
+    return args;
   }
 
   const disposable = useServer<Record<string, unknown>>(
@@ -216,48 +324,30 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
       onClose(ctx) {
         clearTimeout(callers.get(ctx)?.expiry);
       },
+      /**
+       * Starts the operation's span (ended in onOperation once it has run —
+       * for a subscription, once its stream is open — or here, when it is
+       * refused), then checks the subscribe message's document (its `query`,
+       * or the persisted one its `documentId` names) before anything runs.
+       * Returning errors answers this operation alone with a protocol `error`
+       * message; the connection stays usable.
+       */
       async onSubscribe(ctx, id, payload) {
-        const actor = callers.get(ctx)?.actor ?? ANONYMOUS;
-        if (Object.keys(ctx.subscriptions).length > deps.limits.maxSubscriptionsPerConnection) {
-          return [
-            new GraphQLError(`At most ${deps.limits.maxSubscriptionsPerConnection} subscriptions per connection`, {
-              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS' },
-            }),
-          ];
-        }
-        const { document, errors } = documentOf(payload.query);
-        if (errors.length || !document) return [...errors];
-        const operation = getOperationAST(document, payload.operationName);
-        if (!operation) {
-          return [new GraphQLError('Unable to identify the operation to run: send one operation, or name it with operationName', { extensions: { code: 'OPERATION_RESOLUTION_FAILURE' } })];
-        }
-        const variables = getVariableValues(deps.schema, operation.variableDefinitions ?? [], payload.variables ?? {}, {
-          hideSuggestions: !deps.operationLimits.introspection,
-        });
-        if (variables.errors) return variables.errors.map((e) => new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'BAD_USER_INPUT' } }));
+        const span = tracer.startSpan('GraphQL Operation', { kind: SpanKind.SERVER, attributes: { [ATTR.protocol]: 'websocket' } }, ROOT_CONTEXT);
         try {
-          checkCost(deps.operationLimits, deps.schema, document, payload.variables ?? {}, payload.operationName);
-          if (operation.operation === 'subscription') {
-            for (const selection of operation.selectionSet.selections) {
-              if (selection.kind !== 'Field') continue;
-              const field = deps.schema.getSubscriptionType()?.getFields()[selection.name.value];
-              if (!field) continue;
-              const args = getArgumentValues(field, selection, variables.coerced);
-              checkSubscriptionArgs(args);
-              authorizeSubscription(field.name, args, actor);
-            }
-          }
+          const prepared = await prepare(ctx, id, payload, span);
+          if (Array.isArray(prepared)) endSpan(span, prepared.length ? errorCode(prepared[0]!) : OK);
+          return prepared;
         } catch (error) {
-          return [inputError(error)];
+          endSpan(span, 'INTERNAL_SERVER_ERROR');
+          throw error;
         }
-        const args: ExecutionArgs = {
-          schema: deps.schema,
-          document,
-          operationName: payload.operationName,
-          variableValues: payload.variables,
-          contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor),
-        };
-        return args;
+      },
+      onOperation(_ctx, _id, _payload, args, result) {
+        const span = spanIn((args.contextValue as GraphQLContext).traceContext);
+        const errors = Symbol.asyncIterator in Object(result) ? undefined : (result as ExecutionResult).errors;
+        endSpan(span, errors?.length ? errorCode(errors[0]!) : OK);
+        return undefined;
       },
       onNext(_ctx, _id, _payload, _args, result) {
         deps.onMessage?.();

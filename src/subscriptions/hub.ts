@@ -31,6 +31,19 @@ export interface HubOptions {
    * them (see ChangeFeedOptions.beforeDispatch). Must not throw.
    */
   readonly onChanges?: (projection: 'orders' | 'users', changes: ReadonlyArray<{ readonly key: ChangeKey }>) => void;
+  /**
+   * Where snapshots and `since` replays read (default: `db`, the read
+   * primary the feeds tail). With read replicas: a source showing at least
+   * what the feeds have handed out (see `handingOut`).
+   */
+  readonly reads?: () => SqlClient;
+  /**
+   * Awaited after a feed with subscribers read changes and before it hands them out; what it
+   * throws fails that round (read again at the next poke). The replica
+   * router raises its floor here, so no query or snapshot of this process
+   * reads an older state than a message it sent. Default: nothing.
+   */
+  readonly handingOut?: () => Promise<void>;
 }
 
 const REPLAY_PAGE = 500;
@@ -43,7 +56,9 @@ function keyOf(view: { id: string; lastTx: bigint; lastPos: bigint }): ChangeKey
 
 /**
  * Live views for subscriptions, read only from read models and their change
- * histories. Knows no transport: it hands out async iterators of views.
+ * histories. Knows no transport: it hands out async iterators of changes —
+ * each view with its key (`position`) and, for a change from the history,
+ * the trace context of the command that caused it (a snapshot has none).
  */
 export class SubscriptionHub {
   private readonly orders: ChangeFeed<OrderView>;
@@ -64,13 +79,19 @@ export class SubscriptionHub {
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
     };
     const onChanges = options.onChanges;
+    const handingOut = options.handingOut;
+    // Only what reaches someone is handed out: a feed without subscribers needs no wait.
+    const seen = async <T>(listening: () => number, changes: T[]): Promise<T[]> => {
+      if (handingOut && changes.length > 0 && listening() > 0) await handingOut();
+      return changes;
+    };
     this.orders = new ChangeFeed<OrderView>(
-      { after: (key, limit) => orderChangesAfter(db, key, limit), head: () => lastOrderChangeKey(db) },
+      { after: async (key, limit) => seen(() => this.orders.size, await orderChangesAfter(db, key, limit)), head: () => lastOrderChangeKey(db) },
       onError,
       { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('orders', changes)) },
     );
     this.users = new ChangeFeed<UserView>(
-      { after: (key, limit) => userChangesAfter(db, key, limit), head: () => lastUserChangeKey(db) },
+      { after: async (key, limit) => seen(() => this.users.size, await userChangesAfter(db, key, limit)), head: () => lastUserChangeKey(db) },
       onError,
       { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('users', changes)) },
     );
@@ -100,22 +121,22 @@ export class SubscriptionHub {
    * `ownerId`, only if the order belongs to that user: anyone else's order
    * stays silent, exactly like one that does not exist.
    */
-  orderStatus(orderId: string, ownerId?: string): AsyncIterableIterator<OrderView> {
+  orderStatus(orderId: string, ownerId?: string): AsyncIterableIterator<Change<OrderView>> {
     const visible = (view: OrderView) => ownerId === undefined || view.userId === ownerId;
     return this.orders.subscribe(
       { id: orderId, matches: (change) => visible(change.view) },
       {
         ...this.iteratorOptions(),
-        prelude: this.snapshot(async () => (await ordersByIds(this.db, [orderId])).filter(visible)),
+        prelude: this.snapshot(async (reads) => (await ordersByIds(reads, [orderId])).filter(visible)),
       },
     );
   }
 
   /** The user's current view, then each change. */
-  userProfile(userId: string): AsyncIterableIterator<UserView> {
+  userProfile(userId: string): AsyncIterableIterator<Change<UserView>> {
     return this.users.subscribe(
       { id: userId },
-      { ...this.iteratorOptions(), prelude: this.snapshot(() => usersByIds(this.db, [userId])) },
+      { ...this.iteratorOptions(), prelude: this.snapshot((reads) => usersByIds(reads, [userId])) },
     );
   }
 
@@ -123,7 +144,7 @@ export class SubscriptionHub {
    * Every change to an order view matching the filter as of that change;
    * with `since`, the history after it first.
    */
-  ordersChanged(filter: { userId?: string | null; status?: OrderStatus | null }, since?: Cursor): AsyncIterableIterator<OrderView> {
+  ordersChanged(filter: { userId?: string | null; status?: OrderStatus | null }, since?: Cursor): AsyncIterableIterator<Change<OrderView>> {
     const matches = (change: Change<OrderView>) =>
       (filter.userId == null || change.view.userId === filter.userId) &&
       (filter.status == null || change.view.status === filter.status);
@@ -134,7 +155,7 @@ export class SubscriptionHub {
         ...this.iteratorOptions(),
         prelude: after
           ? async () => {
-              const changes = await orderChangesAfter(this.db, after!, REPLAY_PAGE, filter);
+              const changes = await orderChangesAfter(this.reads(), after!, REPLAY_PAGE, filter);
               if (changes.length > 0) after = changes[changes.length - 1]!.key;
               return { changes, more: changes.length === REPLAY_PAGE };
             }
@@ -147,9 +168,14 @@ export class SubscriptionHub {
     return { bufferLimit: this.bufferLimit, stallMs: this.stallMs, onDropped: this.options.onDropped };
   }
 
-  private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: () => Promise<V[]>) {
+  /** Where a prelude reads: chosen when it runs, after the subscriber was registered. */
+  private reads(): SqlClient {
+    return this.options.reads?.() ?? this.db;
+  }
+
+  private snapshot<V extends { id: string; lastTx: bigint; lastPos: bigint }>(read: (reads: SqlClient) => Promise<V[]>) {
     return async () => {
-      const views = await read();
+      const views = await read(this.reads());
       return { changes: views.map((view) => ({ key: keyOf(view), view })), more: false };
     };
   }

@@ -34,8 +34,9 @@ interface RoomWait {
 
 /**
  * The per-subscriber queue between a change feed and a transport. Delivers
- * the prelude, then live changes with keys after the last delivered one (no
- * duplicate at the seam, never an older state after a newer one).
+ * changes (each view with its key and cause): the prelude, then live changes
+ * with keys after the last delivered one (no duplicate at the seam, never an
+ * older state after a newer one).
  *
  * Backpressure: before handing out more changes, the feed asks `whenRoomFor`
  * and waits while this subscriber keeps reading. One that stalls (or that the
@@ -45,9 +46,9 @@ interface RoomWait {
  * views alone exceed it, the subscriber is dropped with SLOW_CONSUMER.
  * `return()` ends it at once, even while waiting.
  */
-export class LiveIterator<V> implements AsyncIterableIterator<V> {
+export class LiveIterator<V> implements AsyncIterableIterator<Change<V>> {
   private pending: Array<Change<V>> = [];
-  private waiter: ((result: IteratorResult<V>) => void) | undefined;
+  private waiter: ((result: IteratorResult<Change<V>>) => void) | undefined;
   private failer: ((error: unknown) => void) | undefined;
   private last: ChangeKey | undefined;
   private closed = false;
@@ -124,10 +125,10 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
   }
 
   /** A change was handed to the consumer. */
-  private handed(change: Change<V>): IteratorResult<V> {
+  private handed(change: Change<V>): IteratorResult<Change<V>> {
     this.last = change.key;
     this.heldSince = performance.now();
-    return { value: change.view, done: false };
+    return { value: change, done: false };
   }
 
   /** Called by the feed for each matching committed change, in key order. */
@@ -182,7 +183,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
 
   private preludeBuffer: Array<Change<V>> = [];
 
-  async next(): Promise<IteratorResult<V>> {
+  async next(): Promise<IteratorResult<Change<V>>> {
     if (this.failure) throw this.failure;
     if (this.closed) return { value: undefined, done: true };
     this.heldSince = undefined;
@@ -199,7 +200,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
     }
     const change = this.takeLive();
     if (change) return this.handed(change);
-    return new Promise<IteratorResult<V>>((resolve, reject) => {
+    return new Promise<IteratorResult<Change<V>>>((resolve, reject) => {
       this.waiter = resolve;
       this.failer = reject;
     });
@@ -212,7 +213,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
     this.options.onClose();
   }
 
-  async return(): Promise<IteratorResult<V>> {
+  async return(): Promise<IteratorResult<Change<V>>> {
     this.close();
     const resolve = this.waiter;
     this.waiter = this.failer = undefined;
@@ -220,7 +221,7 @@ export class LiveIterator<V> implements AsyncIterableIterator<V> {
     return { value: undefined, done: true };
   }
 
-  async throw(error?: unknown): Promise<IteratorResult<V>> {
+  async throw(error?: unknown): Promise<IteratorResult<Change<V>>> {
     await this.return();
     throw error;
   }

@@ -1,5 +1,6 @@
-import { VersionConflictError } from '../domain/errors.js';
+import { DomainError, VersionConflictError } from '../domain/errors.js';
 import type { AnyDomainEvent } from '../domain/events.js';
+import { ATTR, activeContext, errorTypeOf, inSpan, type Context } from '../observability/tracing.js';
 import { DatabaseUnavailableError } from '../sql/client.js';
 import {
   ConcurrencyError,
@@ -8,6 +9,17 @@ import {
   type EventMetadata,
   type IdempotencyRecord,
 } from './ports.js';
+
+/**
+ * The code a caller sees for a command's failure (metrics and traces label it
+ * so); for a step's failure that the handler deals with itself (a lost race), the error's type.
+ */
+export function outcomeOf(error: unknown): string {
+  if (error instanceof DomainError) return error.code;
+  if (error instanceof DatabaseUnavailableError) return 'SERVICE_UNAVAILABLE';
+  if (error instanceof ConcurrencyError) return errorTypeOf(error);
+  return 'INTERNAL_SERVER_ERROR';
+}
 
 /** How often, and how patiently, a load or save is retried after a transient fault. */
 export interface FaultRetryPolicy {
@@ -68,6 +80,8 @@ export interface HandleOptions {
   readonly idempotency?: IdempotencyRecord;
   /** Retries after transient store faults (default DEFAULT_FAULT_RETRIES). */
   readonly faultRetries?: FaultRetryPolicy;
+  /** The command's span: load, decide and save are its children (default: the active context). */
+  readonly traceContext?: Context;
 }
 
 /**
@@ -86,8 +100,17 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
 ): Promise<Appended> {
   const maxRetries = options.maxRetries ?? 5;
   const faults = options.faultRetries ?? DEFAULT_FAULT_RETRIES;
+  const parent = options.traceContext ?? activeContext();
   for (let attempt = 0; ; attempt++) {
-    const found = options.isNew && attempt === 0 ? null : await retryingFaults(() => store.load(id), anyFault, faults);
+    const step = { attributes: { [ATTR.commandAttempt]: attempt + 1 } };
+    const found =
+      options.isNew && attempt === 0
+        ? null
+        : await inSpan('command.load', step, parent, outcomeOf, async (span) => {
+            const found = await retryingFaults(() => store.load(id), anyFault, faults);
+            span.setAttribute(ATTR.aggregateVersion, found?.version ?? 0);
+            return found;
+          });
     const loaded = found && (options.visible?.(found.state) ?? true) ? found : null;
     const version = loaded?.version ?? 0;
     const expected = options.expectedVersion;
@@ -96,7 +119,11 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
     if (loaded && expected != null && expected !== version) {
       throw new VersionConflictError(expected, version);
     }
-    const { events, state } = decide(loaded?.state ?? null);
+    const { events, state } = inSpan('command.decide', step, parent, outcomeOf, (span) => {
+      const decided = decide(loaded?.state ?? null);
+      span.setAttribute(ATTR.eventCount, decided.events.length);
+      return decided;
+    });
     try {
       const request = {
         id,
@@ -109,7 +136,8 @@ export async function handleCommand<S, E extends AnyDomainEvent>(
       };
       // A save that failed without effect is simply sent again: if someone
       // else committed meanwhile, it loses the race below like any other.
-      return await retryingFaults(() => store.save(request), nothingDone, faults);
+      const save = { attributes: { ...step.attributes, [ATTR.aggregateVersion]: version, [ATTR.eventCount]: events.length } };
+      return await inSpan('command.save', save, parent, outcomeOf, () => retryingFaults(() => store.save(request), nothingDone, faults));
     } catch (error) {
       if (!(error instanceof ConcurrencyError)) throw error;
       if (expected != null || attempt >= maxRetries) {

@@ -1,5 +1,5 @@
 import { canSeeOwnedBy, requireAdmin, requireAuthenticated, requireSelfOrAdmin, type Actor } from '../domain/access.js';
-import { DomainError, NotFoundError } from '../domain/errors.js';
+import { NotFoundError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import type { Cents } from '../domain/money.js';
 import {
@@ -12,11 +12,11 @@ import {
 } from '../domain/orders.js';
 import { decideProduct, evolveProduct, type ProductCommand } from '../domain/products.js';
 import { decideUser, evolveUser, type UserCommand } from '../domain/users.js';
-import { handleCommand } from './command-handler.js';
+import { ATTR, SpanKind, activeContext, inSpan, setRecorded, spanIn, traceCarrier, type Context } from '../observability/tracing.js';
+import { handleCommand, outcomeOf } from './command-handler.js';
 import { IdempotencyKeyReusedError, idempotencyRecord, rememberedResult } from './idempotency.js';
 import type { AggregateStore, Appended, CommandObserver, EventMetadata, IdempotencyRecord, WriteModel } from './ports.js';
 import type { AnyDomainEvent } from '../domain/events.js';
-import { DatabaseUnavailableError } from '../sql/client.js';
 
 export const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000;
 
@@ -34,6 +34,12 @@ export interface CommandContext {
   readonly actor: Actor;
   /** Set by the service for a keyed command: stored with its events. */
   readonly idempotency?: IdempotencyRecord;
+  /**
+   * The caller's trace (e.g. the GraphQL operation's span): the command's
+   * span is its child (default: the active context). Inside the service,
+   * the command's own span.
+   */
+  readonly traceContext?: Context;
 }
 
 export interface CommandServiceOptions {
@@ -59,13 +65,6 @@ function fold<S, E>(evolve: (s: S | null, e: E) => S, state: S | null, events: r
   const next = events.reduce<S | null>(evolve, state);
   if (next === null) throw new Error('A decision produced no state');
   return next;
-}
-
-/** The code a caller sees for a command's failure (metrics label it so). */
-function outcomeOf(error: unknown): string {
-  if (error instanceof DomainError) return error.code;
-  if (error instanceof DatabaseUnavailableError) return 'SERVICE_UNAVAILABLE';
-  return 'INTERNAL_SERVER_ERROR';
 }
 
 /** Malformed ids cannot exist: they are NOT_FOUND, never an internal error. */
@@ -100,9 +99,11 @@ export class CommandService {
   }
 
   /**
-   * Every command's entry: runs it (under its idempotency key, if any) and
-   * reports its outcome and duration — refusals included, which happen
-   * before anything is written.
+   * Every command's entry: runs it (under its idempotency key, if any) in a
+   * span of its own, and reports its outcome and duration — refusals
+   * included, which happen before anything is written. The span's trace
+   * context goes into the events' metadata, for the projections that apply
+   * them and the subscription messages they cause to link back to.
    */
   private async keyed(
     command: string,
@@ -113,7 +114,17 @@ export class CommandService {
     const started = performance.now();
     let outcome = 'ok';
     try {
-      return await this.idempotent(command, input, ctx, execute);
+      const options = { kind: SpanKind.INTERNAL, attributes: { [ATTR.commandType]: command } };
+      return await inSpan(`command ${command}`, options, ctx.traceContext ?? activeContext(), outcomeOf, async (span, traceContext) => {
+        const metadata = { ...ctx.metadata, ...traceCarrier(traceContext) };
+        const result = await this.idempotent(command, input, { ...ctx, metadata, traceContext }, execute);
+        setRecorded(span, () => ({
+          [ATTR.aggregateId]: result.id,
+          [ATTR.aggregateVersion]: result.version,
+          [ATTR.eventPosition]: result.position,
+        }));
+        return result;
+      });
     } catch (error) {
       outcome = outcomeOf(error);
       throw error;
@@ -140,7 +151,10 @@ export class CommandService {
     const record = idempotencyRecord(command, input, ctx.actor, now, this.idempotencyTtlMs);
     if (!record) return execute(ctx);
     const known = await rememberedResult(this.model.idempotency, record, now);
-    if (known) return known;
+    if (known) {
+      spanIn(ctx.traceContext).setAttribute(ATTR.commandReplayed, true);
+      return known;
+    }
     try {
       return await execute({ ...ctx, idempotency: record });
     } catch (error) {
@@ -167,6 +181,11 @@ export class CommandService {
     visible?: (state: S) => boolean,
   ): Promise<CommandResult> {
     const isNew = CREATES.has((command as { type: string }).type);
+    setRecorded(spanIn(ctx.traceContext), () => ({
+      [ATTR.aggregateType]: store.aggregateType,
+      [ATTR.aggregateId]: id,
+      ...(expectedVersion != null ? { [ATTR.commandExpectedVersion]: expectedVersion } : {}),
+    }));
     // What the last decision (the one that was saved) appended.
     let decided = 0;
     return handleCommand(
@@ -184,6 +203,7 @@ export class CommandService {
         isNew,
         visible: visible as ((state: unknown) => boolean) | undefined,
         idempotency: ctx.idempotency,
+        traceContext: ctx.traceContext,
       },
     ).then((appended) => {
       const result = { id, ...appended };
@@ -264,7 +284,9 @@ export class CommandService {
       // Cheap shape checks first, so a hostile 10,000-line order loads nothing.
       validateOrderLines(input.items);
       const productIds = input.items.map((i) => i.productId).filter(isId);
-      const { customer, products } = await this.model.orderReferences.load(isId(input.userId) ? input.userId : null, productIds);
+      const { customer, products } = await inSpan('command.load', { attributes: { [ATTR.aggregateType]: 'User, Product' } }, ctx.traceContext ?? activeContext(), outcomeOf, () =>
+        this.model.orderReferences.load(isId(input.userId) ? input.userId : null, productIds),
+      );
       const orderId = newId();
       return this.order(
         orderId,

@@ -4,22 +4,28 @@
  * and dist/ — nothing else — installs with `npm ci --omit=dev` and runs with
  * `node dist/main.js` on PostgreSQL: it applies the migrations to an empty
  * database through the Prisma CLI, then serves mutations over HTTP and
- * subscriptions over graphql-ws.
+ * subscriptions over graphql-ws — as recommended, trusted documents only: the
+ * persisted documents manifest ships compiled in dist/ — and exports their
+ * traces by OTLP (the OpenTelemetry SDK is a production dependency, loaded
+ * when configured).
  *
  * The build runs in a scratch copy of the sources (sharing node_modules), so
  * it never rewrites this checkout's dist/ or generated code under other tests.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_JWT_SECRET } from '../support/auth.js';
+import * as ops from '../../src/generated/operations.js';
+import { ADMIN, TEST_JWT_SECRET, bearer } from '../support/auth.js';
 import { ROOT } from '../support/cli.js';
 import { PG_SERVER_URL } from '../support/databases.js';
+import { startOtlpReceiver, type OtlpReceiver } from '../support/otlp-receiver.js';
 import { startServerProcess, type ServerProcess } from '../support/process.js';
 import { record, wsClient } from '../support/ws.js';
 
@@ -51,6 +57,7 @@ const database = `orders_test_build_${process.pid}_${randomBytes(4).toString('he
 let scratch: string;
 let deployment: string;
 let server: ServerProcess | undefined;
+let receiver: OtlpReceiver | undefined;
 
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'orders-build-'));
@@ -73,19 +80,41 @@ beforeAll(async () => {
   await run('npm', ['ci', '--omit=dev', '--no-audit', '--no-fund'], deployment, 5 * 60_000);
 
   await admin(`CREATE DATABASE "${database}"`);
+  receiver = await startOtlpReceiver();
   server = await startServerProcess({
     cwd: deployment,
     nodeArgs: ['dist/main.js'],
     databaseUrl: `postgresql://postgres@127.0.0.1:5432/${database}`,
-    // A deployment: production mode, tokens signed with a configured secret.
-    env: { NODE_ENV: 'production', AUTH_JWT_SECRET: TEST_JWT_SECRET, LOG_FORMAT: undefined, PGLITE_DIR: undefined },
+    // A deployment as the README runs it: production mode, tokens signed with a configured secret, trusted documents.
+    env: {
+      NODE_ENV: 'production', AUTH_JWT_SECRET: TEST_JWT_SECRET, TRUSTED_DOCUMENTS: 'true', LOG_FORMAT: undefined, PGLITE_DIR: undefined,
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '100',
+    },
     // Migrating an empty database through the Prisma CLI comes first.
     startTimeoutMs: 2 * 60_000,
   });
 }, 12 * 60_000);
 
+/** POSTs `body` as staff; the response body. */
+async function post(body: unknown) {
+  const res = await fetch(server!.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(await bearer(ADMIN)) },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as { data?: any; errors?: Array<{ extensions?: { code?: string } }> };
+}
+
+/** Runs a generated operation by its persisted document id; fails on any error. */
+async function byId<T, V>(document: TypedDocumentNode<T, V>, variables: V): Promise<T> {
+  const result = await post({ documentId: ops.documentIdOf(document), variables });
+  expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+  return result.data as T;
+}
+
 afterAll(async () => {
   await server?.stop().catch(() => server?.kill('SIGKILL'));
+  await receiver?.close();
   await admin(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
   if (scratch) await rm(scratch, { recursive: true, force: true });
 }, 60_000);
@@ -94,14 +123,16 @@ describe('the production build', () => {
   it('is a deployment without sources, TypeScript loader or development tools', async () => {
     expect((await readdir(deployment)).sort()).toEqual(['dist', 'node_modules', 'package-lock.json', 'package.json', 'prisma', 'schema.graphql']);
     expect(existsSync(join(deployment, 'dist', 'main.js'))).toBe(true);
-    // The generated Prisma client and the CLI configuration come compiled.
+    // The generated Prisma client and the CLI configuration come compiled, and the persisted documents manifest with them.
     expect(existsSync(join(deployment, 'dist', 'generated', 'prisma', 'client.js'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(deployment, 'dist', 'generated', 'persisted-documents.json'), 'utf8'));
+    expect(manifest[ops.documentIdOf(ops.PlaceOrderDocument)]).toMatch(/^mutation PlaceOrder/);
     expect(existsSync(join(deployment, 'dist', 'infrastructure', 'db', 'prisma-config.js'))).toBe(true);
     for (const devOnly of ['tsx', 'vitest', '@graphql-codegen/cli', 'playwright-core']) {
       expect(existsSync(join(deployment, 'node_modules', devOnly)), devOnly).toBe(false);
     }
     // What the server needs at run time is there.
-    for (const runtime of ['prisma', '@prisma/client', 'pino-pretty']) {
+    for (const runtime of ['prisma', '@prisma/client', 'pino-pretty', '@opentelemetry/sdk-trace-node', '@opentelemetry/exporter-trace-otlp-http']) {
       expect(existsSync(join(deployment, 'node_modules', runtime)), runtime).toBe(true);
     }
   });
@@ -110,38 +141,34 @@ describe('the production build', () => {
     const migrating = server!.logs.find((l) => l.msg === 'applying migrations');
     expect(migrating?.pending).toHaveLength((await readdir(join(deployment, 'prisma', 'migrations'), { withFileTypes: true })).filter((e) => e.isDirectory()).length);
     const started = server!.logs.find((l) => l.msg === 'server started');
-    expect(started).toMatchObject({ database: 'postgres', port: server!.port });
+    expect(started).toMatchObject({ database: 'postgres', port: server!.port, trustedDocuments: true });
     expect(server!.logs.filter((l) => (l.level ?? 0) >= 50)).toEqual([]);
   });
 
-  it('serves a mutation over HTTP and its change to a subscription over graphql-ws', async () => {
-    const { registerUser } = await server!.ok<{ registerUser: { userId: string } }>(
-      'mutation { registerUser(input: { name: "Grace Hopper", email: "grace@example.com" }) { userId } }',
-    );
-    const { addProduct } = await server!.ok<{ addProduct: { productId: string } }>(
-      'mutation { addProduct(input: { name: "Compiler", price: "42.00" }) { productId } }',
-    );
-    const { placeOrder } = await server!.ok<{ placeOrder: { orderId: string; order: { status: string } } }>(
-      `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { orderId order { status } } }`,
-      { input: { userId: registerUser.userId, items: [{ productId: addProduct.productId, quantity: 2 }] } },
-    );
-    expect(placeOrder.order.status).toBe('PENDING');
+  it('serves mutations by id over HTTP and their change to a subscription by id over graphql-ws', async () => {
+    const { registerUser } = await byId(ops.RegisterUserDocument, { name: 'Grace Hopper', email: 'grace@example.com' });
+    const { addProduct } = await byId(ops.AddProductDocument, { name: 'Compiler', price: '42.00' });
+    const { placeOrder } = await byId(ops.PlaceOrderDocument, {
+      userId: registerUser.userId,
+      items: [{ productId: addProduct.productId, quantity: 2 }],
+    });
+    expect(placeOrder.order?.status).toBe('PENDING');
+    // Only trusted documents run here, not even staff may send their own (no IDE in production).
+    const raw = await post({ query: '{ products { total } }' });
+    expect(raw.errors?.map((e) => e.extensions?.code)).toEqual(['PERSISTED_DOCUMENT_REQUIRED']);
 
     const client = wsClient(server!.url);
     try {
-      const feed = record<{ orderStatusChanged: { status: string; version: number } }>(
+      const feed = record<ops.OrderStatusChangedSubscription>(
         client,
-        'subscription($id: ID!) { orderStatusChanged(orderId: $id) { status version } }',
-        { id: placeOrder.orderId },
+        { documentId: ops.documentIdOf(ops.OrderStatusChangedDocument) },
+        { orderId: placeOrder.orderId },
       );
       await feed.next(1);
-      const confirmed = await server!.ok<{ confirmOrder: { version: number } }>(
-        'mutation($id: ID!) { confirmOrder(input: { orderId: $id }) { version } }',
-        { id: placeOrder.orderId },
-      );
+      const confirmed = await byId(ops.ConfirmOrderDocument, { orderId: placeOrder.orderId });
       expect(confirmed.confirmOrder.version).toBe(2);
       await feed.next(2);
-      expect(feed.data().map((d) => d.orderStatusChanged)).toEqual([
+      expect(feed.data().map(({ orderStatusChanged: { status, version } }) => ({ status, version }))).toEqual([
         { status: 'PENDING', version: 1 },
         { status: 'CONFIRMED', version: 2 },
       ]);
@@ -150,5 +177,13 @@ describe('the production build', () => {
     } finally {
       await client.dispose();
     }
+    // Traced: the confirmation's command, and the message it caused, linked to it.
+    const [command, message] = await receiver!.until((spans) => {
+      const command = spans.find((s) => s.name === 'command confirmOrder');
+      const message = command && spans.find((s) => s.name === 'send orderStatusChanged' && s.links.some((l) => l.spanId === command.spanId));
+      return message ? [command, message] : undefined;
+    }, 20_000, 'the confirmation and its message');
+    expect(command!.resource['service.name']).toBe('orders-graphql');
+    expect(message!.attributes['subscription.field']).toBe('orderStatusChanged');
   });
 });

@@ -25,6 +25,10 @@
  *
  * `npm run soak` runs the same cycles a hundred times, auditing after each.
  *
+ * In the `two-databases` project the server has a read database of its own
+ * (READ_DATABASE_URL): projectors read the log on the write database and
+ * commit views and checkpoints on the read one, and the same audit holds.
+ *
  * The commands and kill delays come from seeded generators; CRASH_SEED=<n>
  * repeats a run's choices as far as timing allows (where a kill lands varies).
  * The seed is printed on failure, and with the per-cycle summary.
@@ -34,10 +38,10 @@ import { openDatabase, type Database } from '../../src/infrastructure/db/databas
 import { ADMIN, bearer } from '../support/auth.js';
 import { auditStream, settle } from '../support/command-audit.js';
 import { Client, CommandStream, prng } from '../support/command-stream.js';
-import { createTestDatabase, type TestDatabase } from '../support/databases.js';
+import { createTestDatabase, createTestDatabasePair, type TestDatabase } from '../support/databases.js';
 import { startServerProcess, stopAll, type ServerProcess } from '../support/process.js';
 import { ReplayDatabase } from '../support/replay.js';
-import { testDbKind } from '../support/server.js';
+import { separateReadDatabase, testDbKind } from '../support/server.js';
 import { crashCycle } from './cycle.js';
 
 const SEED = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -48,14 +52,16 @@ const MIN_CYCLES = 5;
 
 describe.skipIf(testDbKind() !== 'postgres')('kill -9 during a stream of commands', () => {
   let database: TestDatabase | undefined;
+  let readDatabase: TestDatabase | undefined;
   let db: Database | undefined;
+  let readDb: Database | undefined;
   let replay: ReplayDatabase | undefined;
   let server: ServerProcess | undefined;
 
   afterAll(async () => {
     await stopAll([server]);
-    await Promise.all([db?.close(), replay?.dispose()]);
-    await database?.dispose();
+    await Promise.all([db?.close(), readDb?.close(), replay?.dispose()]);
+    await Promise.all([database?.dispose(), readDatabase?.dispose()]);
   }, 60_000);
 
   it('every acknowledged command exactly once, no duplicate from a retry, read models equal a replay from zero', async () => {
@@ -73,17 +79,24 @@ describe.skipIf(testDbKind() !== 'postgres')('kill -9 during a stream of command
     // One generator for the kills, the stream's own for its commands and samples.
     const random = prng(SEED);
     const stream = new CommandStream({ seed: SEED + 1 });
-    database = await createTestDatabase('postgres');
-    [db, replay] = await Promise.all([
+    if (separateReadDatabase()) ({ write: database, read: readDatabase } = await createTestDatabasePair());
+    else database = await createTestDatabase('postgres');
+    [db, readDb, replay] = await Promise.all([
       openDatabase({ databaseUrl: database.databaseUrl!, poolSize: 2 }),
+      readDatabase ? openDatabase({ databaseUrl: readDatabase.databaseUrl!, poolSize: 2 }) : undefined,
       ReplayDatabase.create(),
     ]);
     const prisma = db.prisma;
     const headers = await bearer(ADMIN);
-    const start = () => startServerProcess({ databaseUrl: database!.databaseUrl! });
+    const start = () =>
+      startServerProcess({ databaseUrl: database!.databaseUrl!, env: { READ_DATABASE_URL: readDatabase?.databaseUrl } });
 
     server = await start();
     await stream.setUp(new Client(server.url, headers));
+    if (readDatabase) {
+      // The read models really are elsewhere: the write database has none of their tables.
+      expect(await prisma.$queryRaw`SELECT to_regclass('order_view')::text AS t`).toEqual([{ t: null }]);
+    }
 
     const summary: string[] = [];
     const cyclesStarted = Date.now();
@@ -107,7 +120,7 @@ describe.skipIf(testDbKind() !== 'postgres')('kill -9 during a stream of command
 
     // ── Settle: the final server's projections catch up; then everything is checked.
     await settle(server, prisma);
-    const audit = await auditStream(stream, prisma, replay!, { batchSize: random.int(1, 50) });
+    const audit = await auditStream(stream, prisma, replay!, { batchSize: random.int(1, 50), read: readDb?.prisma });
     expect(audit.findings).toEqual([]);
 
     console.log(

@@ -303,7 +303,7 @@ describe('queries', () => {
     const { userId } = await registerUser(server, 'Corrupted');
     const p = await addProduct(server, 'Corrupted item', '1.00');
     const { orderId } = await placeOrder(server, userId, [{ productId: p.productId, quantity: 1 }]);
-    const db = server.app.db.prisma;
+    const db = server.app.readDb.prisma;
     const query = `query($id: ID!) { order(id: $id) { id items { productName } } }`;
     const [stored] = await db.$queryRawUnsafe<Array<{ items: unknown }>>(`SELECT items FROM order_view WHERE id = $1::uuid`, orderId);
     // Its lines are stored as an object instead of a list: reading them throws inside the server.

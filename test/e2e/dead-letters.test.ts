@@ -170,7 +170,7 @@ describe('a fault of the moment', () => {
 describe('dead letters are listed in log order', () => {
   it('by position as a number, not as text (…:999 before …:1000)', async () => {
     const { listDeadLetters } = await import('../../src/projections/dead-letters.js');
-    const db = server.app.db.prisma;
+    const db = server.app.readDb.prisma;
     const aggregateId = '00000000-0000-4000-8000-000000000999';
     for (const pos of [1000, 999, 10]) {
       await db.$executeRaw`

@@ -64,7 +64,7 @@ describe('read models', () => {
 
   it('rebuilt from zero equal the live state', async () => {
     const snapshot = async () => {
-      const db = server.app.db.prisma;
+      const db = server.app.readDb.prisma;
       return {
         orders: await db.$queryRaw`SELECT * FROM order_view ORDER BY id`,
         orderUsers: await db.$queryRaw`SELECT * FROM order_view_user ORDER BY id`,
@@ -80,7 +80,7 @@ describe('read models', () => {
     const live = await snapshot();
     expect((live.orders as unknown[]).length).toBeGreaterThan(3);
     for (const projector of server.app.projectors) await projector.stop();
-    for (const projection of PROJECTIONS) await resetProjection(server.app.db.prisma, projection);
+    for (const projection of PROJECTIONS) await resetProjection(server.app.readDb.prisma, projection);
     expect(((await snapshot()).orders as unknown[]).length).toBe(0);
     for (const projector of server.app.projectors) {
       projector.resetCheckpoint();

@@ -122,15 +122,17 @@ describe('which format', () => {
     expect(browserBase('127.0.0.1', 4000)).toBe('http://localhost:4000');
     expect(browserBase('192.0.2.7', 4000)).toBe('http://192.0.2.7:4000');
     expect(browserBase('fd00::7', 4000)).toBe('http://[fd00::7]:4000');
-    const text = startupText(
-      loadConfig({ DATABASE_URL: 'postgresql://orders:s3cret@db.example.com:5432/orders', AUTH_JWT_SECRET: TEST_JWT_SECRET }),
-      { url: 'http://127.0.0.1:4000/graphql', port: 4000, database: 'postgres', auth: { mint: async () => 'unused' } },
-      undefined,
-    );
+    const started = { url: 'http://127.0.0.1:4000/graphql', port: 4000, database: 'postgres', auth: { mint: async () => 'unused' }, persistedDocuments: 23 } as const;
+    const env = { DATABASE_URL: 'postgresql://orders:s3cret@db.example.com:5432/orders', AUTH_JWT_SECRET: TEST_JWT_SECRET };
+    const text = startupText(loadConfig(env), started, undefined);
     expect(text.split('\n')[0]).toBe('Server started on PostgreSQL (orders at db.example.com:5432)');
     expect(text).not.toContain('s3cret');
     expect(text).toMatch(/^ {4}IDE +open http:\/\/localhost:4000\/graphql in a browser, and put \{"Authorization": "Bearer <token>"\} into its Headers tab$/m);
     expect(text).toMatch(/^ {4}Tokens +npm run token -- --user <user id> \[--role admin\], with the same AUTH_JWT_SECRET$/m);
+    // The mode is named only when it is on.
+    expect(text).not.toContain('Documents');
+    const trusted = startupText(loadConfig({ ...env, TRUSTED_DOCUMENTS: 'true' }), started, undefined);
+    expect(trusted).toMatch(/^ {4}Documents +trusted only: the 23 of the manifest, by documentId$/m);
   });
 });
 

@@ -16,12 +16,13 @@ import { startTestServer, testDbKind, type TestServer } from '../support/server.
 const postgres = testDbKind() === 'postgres';
 
 /** `npm run projections -- <args>` against a database: a PostgreSQL URL, or the test's PGlite directory. */
-function cli(database: string | { databaseUrl?: string; pgliteDir?: string }, ...args: string[]) {
-  const { PGLITE_DIR: _dir, DATABASE_URL: _url, ...env } = process.env;
+function cli(database: string | { databaseUrl?: string; pgliteDir?: string; readDatabaseUrl?: string }, ...args: string[]) {
+  const { PGLITE_DIR: _dir, DATABASE_URL: _url, READ_DATABASE_URL: _read, ...env } = process.env;
   const target = typeof database === 'string' ? { databaseUrl: database } : database;
   return runScript('scripts/projections.ts', args, {
     ...env,
     ...(target.databaseUrl ? { DATABASE_URL: target.databaseUrl } : { PGLITE_DIR: target.pgliteDir }),
+    ...('readDatabaseUrl' in target && target.readDatabaseUrl ? { READ_DATABASE_URL: target.readDatabaseUrl } : {}),
   });
 }
 
@@ -77,7 +78,7 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
 
     const flushes = async () => sample(await scrapeMetrics(server.url), 'orders_cache_flushes_total', { layer: 'memory' }) ?? 0;
     const flushedBefore = await flushes();
-    const run = await cli(server.database.databaseUrl!, 'rebuild', 'orders');
+    const run = await cli(server.database, 'rebuild', 'orders');
     reading = false;
     writing = false;
     await Promise.all([readers, writers]);
@@ -88,7 +89,7 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
     expect([...seen].every((n) => n >= total && n <= total + placed), JSON.stringify([...seen].slice(0, 20))).toBe(true);
     await waitUntilCaughtUp(server);
     expect((await server.ok('{ orders(pageSize: 1) { total } }')).orders.total).toBe(total + placed);
-    expectSameReadModels(await replay.replayFrom(server.app.db.prisma, { batchSize: 500 }), await readModelSnapshot(server.app.db.prisma));
+    expectSameReadModels(await replay.replayFrom(server.app.db.prisma, { batchSize: 500 }), await readModelSnapshot(server.app.readDb.prisma));
     // The rebuild told the server, which dropped what it cached of the orders (the rebuilt views may differ).
     await expect.poll(flushes).toBeGreaterThan(flushedBefore);
     // The live projector took over from the rebuilt checkpoint without a dead letter or a stall.
@@ -121,18 +122,18 @@ describe.runIf(postgres)('npm run projections -- status, dead-letters, retry, sk
     await transition(server, 'confirmOrder', orderId);
     await expect.poll(ordersStatus, { timeout: 20_000 }).toBe('FAILED');
 
-    const status = await cli(server.database.databaseUrl!, 'status');
+    const status = await cli(server.database, 'status');
     expect(status.stdout).toMatch(/users\s+RUNNING/);
     expect(status.stdout).toMatch(/orders\s+FAILED .* dead letters 1\n\s+last error: Error: test fault for /);
-    const letters = await cli(server.database.databaseUrl!, 'dead-letters', 'orders');
+    const letters = await cli(server.database, 'dead-letters', 'orders');
     expect(letters.stdout).toContain(`orders FAILED  Order ${orderId} OrderConfirmed`);
 
-    const stillBroken = await cli(server.database.databaseUrl!, 'retry', 'orders', orderId);
+    const stillBroken = await cli(server.database, 'retry', 'orders', orderId);
     expect(stillBroken.code).toBe(1);
     expect(stillBroken.stdout).toContain(`Still parked: 1 dead letter(s) for ${orderId}; last error: Error: test fault for ${orderId}`);
 
     poisoned.delete(orderId);
-    const fixed = await cli(server.database.databaseUrl!, 'retry', 'orders', orderId);
+    const fixed = await cli(server.database, 'retry', 'orders', orderId);
     expect(fixed.code, fixed.stderr).toBe(0);
     expect(fixed.stdout).toContain(`Retried: orders has no dead letters left for ${orderId}`);
     expect((await server.ok(`{ order(id: "${orderId}") { status } }`)).order.status).toBe('CONFIRMED');
@@ -145,7 +146,7 @@ describe.runIf(postgres)('npm run projections -- status, dead-letters, retry, sk
     poisoned.add(orderId);
     await transition(server, 'confirmOrder', orderId);
     await expect.poll(ordersStatus, { timeout: 20_000 }).toBe('FAILED');
-    const skipped = await cli(server.database.databaseUrl!, 'skip', 'orders', orderId);
+    const skipped = await cli(server.database, 'skip', 'orders', orderId);
     expect(skipped.code, skipped.stderr).toBe(0);
     expect(skipped.stdout).toContain(`Skipped: orders has no dead letters left for ${orderId}`);
     // The confirmation was dropped from the read model (the write side still has it).
@@ -165,7 +166,7 @@ describe('npm run projections -- without a server, on either database', () => {
   afterAll(() => server?.stop());
 
   it('rebuilds all in place once the server is stopped, to the same read models', async () => {
-    const before = await readModelSnapshot(server.app.db.prisma);
+    const before = await readModelSnapshot(server.app.readDb.prisma);
     // Stop serving (PGlite: release the directory), but keep the database.
     await server.app.stop();
     const run = await cli(server.database, 'rebuild', 'all');
@@ -174,7 +175,8 @@ describe('npm run projections -- without a server, on either database', () => {
       expect(run.stdout).toMatch(new RegExp(`Rebuilt ${name} in place \\(no server was running it\\): \\d+ events`));
     }
     const { openDatabase } = await import('../../src/infrastructure/db/database.js');
-    const db = await openDatabase(server.database);
+    const { readDatabaseUrl, ...write } = server.database;
+    const db = await openDatabase(readDatabaseUrl ? { databaseUrl: readDatabaseUrl } : write);
     try {
       expectSameReadModels(await readModelSnapshot(db.prisma), before);
     } finally {

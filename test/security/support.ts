@@ -95,7 +95,7 @@ export interface WsOutcome {
 export async function wsRun(
   client: RawWsClient,
   id: string,
-  payload: { query: string; variables?: Record<string, unknown>; operationName?: string },
+  payload: { query: string; documentId?: string; variables?: Record<string, unknown>; operationName?: string },
   options: { until?: 'done' | 'first'; timeoutMs?: number } = {},
 ): Promise<WsOutcome> {
   client.send({ id, type: 'subscribe', payload });

@@ -56,12 +56,16 @@ export async function settle(
 
 const byId = <T extends { id: string }>(rows: T[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 
-/** Everything the header says, against `prisma`'s database; the replay runs in `replay` with batches of `batchSize`. */
+/**
+ * Everything the header says, against `prisma`'s database (the read models
+ * in `options.read`'s when they have one of their own); the replay runs in
+ * `replay` with batches of `batchSize`.
+ */
 export async function auditStream(
   stream: CommandStream,
   prisma: PrismaClient,
   replay: ReplayDatabase,
-  options: { batchSize: number },
+  options: { batchSize: number; read?: PrismaClient },
 ): Promise<AuditReport> {
   const findings: Finding[] = [];
   const { sent } = stream;
@@ -139,7 +143,7 @@ export async function auditStream(
   }
 
   // ── Every projection equals a replay from zero (in a database of its own).
-  const live = await readModelSnapshot(prisma);
+  const live = await readModelSnapshot(options.read ?? prisma);
   const rebuilt = await replay.replayFrom(prisma, options);
   for (const what of readModelDifferences(rebuilt, live)) findings.push({ kind: 'other', what });
   if (live.order_view!.length !== modelOrders.length) {

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { migrateDeploy, migrationNames } from '../../src/infrastructure/db/migrate.js';
+import { MIGRATION_SETS, migrateDeploy, migrationNames, type MigrationSet } from '../../src/infrastructure/db/migrate.js';
 
 /** The local PostgreSQL server every development and CI machine has. */
 export const PG_SERVER_URL = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
-const MIGRATIONS = fileURLToPath(new URL('../../prisma/migrations/', import.meta.url));
+const migrationsDir = (set: MigrationSet) => fileURLToPath(new URL(`../../prisma/${set}/migrations/`, import.meta.url));
 
 export interface TestDatabase {
   readonly kind: 'postgres' | 'pglite';
@@ -27,8 +27,8 @@ const RUN = (process.env.ORDERS_TEST_RUN ?? 'adhoc').replace(/[^a-z0-9]/gi, '').
 /** A hash of the migrations: a template is reused only while they are unchanged. */
 async function migrationsHash(): Promise<string> {
   const hash = createHash('sha256');
-  for (const name of migrationNames(MIGRATIONS)) {
-    hash.update(name).update(await readFile(join(MIGRATIONS, name, 'migration.sql')));
+  for (const set of MIGRATION_SETS) {
+    for (const name of migrationNames([set])) hash.update(name).update(await readFile(join(migrationsDir(set), name, 'migration.sql')));
   }
   return hash.digest('hex').slice(0, 12);
 }
@@ -49,13 +49,17 @@ async function withServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> 
   }
 }
 
+/** Which migrations a database gets: both sets (one database), or one set (a write or a read database of its own). */
+export type DatabaseRole = 'both' | MigrationSet;
+const setsOf = (role: DatabaseRole): readonly MigrationSet[] => (role === 'both' ? MIGRATION_SETS : [role]);
+
 /**
- * A migrated template database, made once per migration set. Creation is
+ * A migrated template database, made once per migration set and role. Creation is
  * guarded by an advisory lock, since vitest runs test files in parallel
  * processes.
  */
-async function pgTemplate(): Promise<string> {
-  const name = `orders_test_template_${await migrationsHash()}_${RUN}`;
+async function pgTemplate(role: DatabaseRole): Promise<string> {
+  const name = `orders_test_template_${await migrationsHash()}${role === 'both' ? '' : `_${role}`}_${RUN}`;
   await withServer(async (client) => {
     await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
     try {
@@ -64,7 +68,7 @@ async function pgTemplate(): Promise<string> {
       const building = `${name}_building`;
       await client.query(`DROP DATABASE IF EXISTS "${building}" WITH (FORCE)`);
       await client.query(`CREATE DATABASE "${building}"`);
-      await migrateDeploy({ databaseUrl: urlFor(building) });
+      await migrateDeploy({ databaseUrl: urlFor(building) }, setsOf(role));
       await client.query(`ALTER DATABASE "${building}" RENAME TO "${name}"`);
     } finally {
       await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
@@ -96,13 +100,13 @@ async function retryOnce(action: () => Promise<void>): Promise<void> {
  * template (PostgreSQL `CREATE DATABASE … TEMPLATE`, or a copied PGlite
  * directory). `dispose` drops it.
  */
-export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<TestDatabase> {
+export async function createTestDatabase(kind: 'postgres' | 'pglite', role: DatabaseRole = 'both'): Promise<TestDatabase> {
   const suffix = `${process.pid}_${randomBytes(4).toString('hex')}`;
   if (kind === 'postgres') {
-    const name = `orders_test_${suffix}`;
+    const name = `orders_test_${role === 'both' ? '' : `${role}_`}${suffix}`;
     // Another run's teardown may drop the template between look-up and use: retry once.
     await retryOnce(async () => {
-      const template = await pgTemplate();
+      const template = await pgTemplate(role);
       await withServer((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`));
     });
     return {
@@ -111,6 +115,7 @@ export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<T
       dispose: () => withServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined),
     };
   }
+  if (role !== 'both') throw new Error('A write or read database of its own is a PostgreSQL database');
   const root = join(tmpdir(), `orders-test-${suffix}`);
   await mkdir(root, { recursive: true });
   const dir = join(root, 'db');
@@ -119,4 +124,16 @@ export async function createTestDatabase(kind: 'postgres' | 'pglite'): Promise<T
     await cp(await pgliteTemplate(), dir, { recursive: true });
   });
   return { kind, pgliteDir: dir, dispose: () => rm(root, { recursive: true, force: true }) };
+}
+
+/** The two databases of the two-database mode: a write database and a read database, each with its own migrations only. */
+export interface TestDatabasePair {
+  readonly write: TestDatabase;
+  readonly read: TestDatabase;
+  dispose(): Promise<void>;
+}
+
+export async function createTestDatabasePair(): Promise<TestDatabasePair> {
+  const [write, read] = await Promise.all([createTestDatabase('postgres', 'write'), createTestDatabase('postgres', 'read')]);
+  return { write, read, dispose: async () => void (await Promise.all([write.dispose(), read.dispose()])) };
 }

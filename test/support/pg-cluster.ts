@@ -26,10 +26,8 @@
  * `max_wal_senders`…); `run()` runs any server binary as the cluster's OS
  * user; the port and socket directory are given at each start, so a copied
  * data directory carries none of its origin's; and the trust pg_hba.conf of
- * initdb admits replication connections from 127.0.0.1. A streaming standby
- * would be `PgCluster.create({ makeDataDir: (c) => c.run('pg_basebackup',
- * ['-D', c.dataDir, '-R', '-h', '127.0.0.1', '-p', String(primary.port),
- * '-U', 'postgres']) })`.
+ * initdb admits replication connections from 127.0.0.1, which
+ * `createStandby()` uses for a streaming standby (`pg_basebackup -R`).
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,8 +38,8 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createDatabase, dropDatabase } from '../../src/infrastructure/db/pg-admin.js';
-import { migrateDeploy } from '../../src/infrastructure/db/migrate.js';
-import type { TestDatabase } from './databases.js';
+import { MIGRATION_SETS, migrateDeploy } from '../../src/infrastructure/db/migrate.js';
+import type { DatabaseRole, TestDatabase } from './databases.js';
 
 const run = promisify(execFile);
 
@@ -179,7 +177,7 @@ function initdb(cluster: PgCluster): Promise<unknown> {
 export class PgCluster {
   private running = false;
   private destroyed = false;
-  private template: Promise<string> | undefined;
+  private readonly templates = new Map<DatabaseRole, Promise<string>>();
 
   private constructor(
     /** The temporary directory: data directory, server log, socket. */
@@ -239,6 +237,20 @@ export class PgCluster {
     }
   }
 
+  /**
+   * A streaming standby of this cluster (`pg_basebackup -R -c fast`: a copy
+   * of its data directory that connects back to it and replays its WAL), on
+   * a free port of its own; hot standby, so it answers read-only queries.
+   * Destroy it like any cluster.
+   */
+  createStandby(options: Omit<PgClusterOptions, 'makeDataDir'> = {}): Promise<PgCluster> {
+    return PgCluster.create({
+      ...options,
+      makeDataDir: (standby) =>
+        standby.run('pg_basebackup', ['-D', standby.dataDir, '-R', '-c', 'fast', '-X', 'stream', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres']),
+    });
+  }
+
   /** Appends settings to postgresql.conf (later lines win); they apply from the next start. */
   async configure(settings: Readonly<Record<string, string | number | boolean>>): Promise<void> {
     const lines = Object.entries(settings).map(([name, value]) => `${name} = ${conf(value)}`);
@@ -288,16 +300,21 @@ export class PgCluster {
 
   /**
    * A fresh, fully migrated database of its own, like `createTestDatabase`
-   * on the shared server: a copy of a template migrated once per cluster.
+   * on the shared server: a copy of a template migrated once per cluster and
+   * role (both migration sets, or only the write or the read set).
    */
-  async createTestDatabase(): Promise<TestDatabase> {
-    this.template ??= (async () => {
-      const name = 'orders_template';
-      await migrateDeploy({ databaseUrl: await this.createDatabase(name) });
-      return name;
-    })();
+  async createTestDatabase(role: DatabaseRole = 'both'): Promise<TestDatabase> {
+    let template = this.templates.get(role);
+    if (!template) {
+      template = (async () => {
+        const name = `orders_template_${role}`;
+        await migrateDeploy({ databaseUrl: await this.createDatabase(name) }, role === 'both' ? MIGRATION_SETS : [role]);
+        return name;
+      })();
+      this.templates.set(role, template);
+    }
     const name = `orders_${randomBytes(4).toString('hex')}`;
-    const databaseUrl = await this.createDatabase(name, await this.template);
+    const databaseUrl = await this.createDatabase(name, await template);
     return { kind: 'postgres', databaseUrl, dispose: () => dropDatabase(this.url(), name) };
   }
 

@@ -3,13 +3,22 @@ import { pino, type DestinationStream, type Logger } from 'pino';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { AuthenticatedActor } from '../../src/domain/access.js';
 import { ADMIN, TEST_JWT_SECRET, bearer } from './auth.js';
-import { createTestDatabase } from './databases.js';
+import { createTestDatabase, type TestDatabase } from './databases.js';
 
 export type DbKind = 'postgres' | 'pglite';
 
 /** The database kind this vitest project runs on (see vitest.config.ts). */
 export function testDbKind(): DbKind {
   return process.env.TEST_DB === 'pglite' ? 'pglite' : 'postgres';
+}
+
+/**
+ * Whether this vitest project runs the server with a read database of its own
+ * (`two-databases`, see vitest.config.ts): READ_DATABASE_URL set, the read
+ * models apart from the write model and the event log. PostgreSQL only.
+ */
+export function separateReadDatabase(): boolean {
+  return process.env.TEST_READ_DATABASE === 'separate' && testDbKind() === 'postgres';
 }
 
 export interface GraphQLResponse<T = any> {
@@ -20,8 +29,8 @@ export interface GraphQLResponse<T = any> {
 export interface TestServer {
   readonly app: App;
   readonly url: string;
-  /** The test database (PostgreSQL URL or PGlite directory). */
-  readonly database: { databaseUrl?: string; pgliteDir?: string };
+  /** The test database (PostgreSQL URL or PGlite directory); `readDatabaseUrl` when the read models have one of their own. */
+  readonly database: { databaseUrl?: string; pgliteDir?: string; readDatabaseUrl?: string };
   /** SQL statements sent so far (reset with `statements.length = 0`). */
   readonly statements: string[];
   /** The warnings and errors the server logged so far, as pino's JSON lines (parsed). */
@@ -54,10 +63,21 @@ function capturingLogger(level: Config['LOG_LEVEL'], into: TestServer['logs']): 
  * port. `stop` shuts it down gracefully and drops the database.
  */
 export async function startTestServer(
-  overrides: Partial<Config> & Pick<StartOptions, 'runProjectors' | 'projectionFault'> & { kind?: DbKind } = {},
+  overrides: Partial<Config> &
+    Pick<StartOptions, 'runProjectors' | 'projectionFault'> & {
+      kind?: DbKind;
+      /** A read database of its own (default: as the vitest project says, separateReadDatabase()); READ_DATABASE_URL names one. */
+      separateRead?: boolean;
+      /** The write database to use (default a fresh one, dropped at stop); the caller disposes it. */
+      writeDatabase?: TestDatabase;
+    } = {},
 ): Promise<TestServer> {
-  const { runProjectors, projectionFault, kind, ...configOverrides } = overrides;
-  const database = await createTestDatabase(kind ?? testDbKind());
+  const { runProjectors, projectionFault, kind: requested, separateRead, writeDatabase, ...configOverrides } = overrides;
+  const kind = requested ?? testDbKind();
+  const separate = kind === 'postgres' && (configOverrides.READ_DATABASE_URL !== undefined || (separateRead ?? separateReadDatabase()));
+  const database = writeDatabase ?? (await createTestDatabase(kind, separate ? 'write' : 'both'));
+  const readDatabase = separate && configOverrides.READ_DATABASE_URL === undefined ? await createTestDatabase('postgres', 'read') : undefined;
+  const readDatabaseUrl = separate ? (configOverrides.READ_DATABASE_URL ?? readDatabase!.databaseUrl) : undefined;
   const statements: string[] = [];
   const config = loadConfig(
     {},
@@ -69,6 +89,7 @@ export async function startTestServer(
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       ...configOverrides,
+      READ_DATABASE_URL: readDatabaseUrl,
     },
   );
   const logs: TestServer['logs'] = [];
@@ -99,7 +120,7 @@ export async function startTestServer(
   return {
     app,
     url: app.url,
-    database: { databaseUrl: database.databaseUrl, pgliteDir: database.pgliteDir },
+    database: { databaseUrl: database.databaseUrl, pgliteDir: database.pgliteDir, readDatabaseUrl },
     statements,
     logs,
     gql,
@@ -107,7 +128,8 @@ export async function startTestServer(
     as: client,
     async stop() {
       await app.stop();
-      await database.dispose();
+      if (!writeDatabase) await database.dispose();
+      await readDatabase?.dispose();
     },
   };
 }

@@ -21,9 +21,11 @@ export function wsClient(httpUrl: string, options: { lazy?: boolean; as?: Authen
 /**
  * Subscribes and records every message and its arrival time
  * (performance.now()). `next(n)` waits until `n` messages arrived in total;
- * `error` holds a protocol error, if any.
+ * `error` holds a protocol error, if any. A persisted document is named by
+ * `{ documentId }` instead of the query (sent with the empty `query`
+ * graphql-ws requires).
  */
-export function record<T = any>(client: Client, query: string, variables?: Record<string, unknown>) {
+export function record<T = any>(client: Client, query: string | { documentId: string }, variables?: Record<string, unknown>) {
   const messages: Array<FormattedExecutionResult<T, unknown>> = [];
   const arrivals: number[] = [];
   let error: unknown;
@@ -31,7 +33,7 @@ export function record<T = any>(client: Client, query: string, variables?: Recor
   const listeners = new Set<() => void>();
   const notify = () => listeners.forEach((l) => l());
   const dispose = client.subscribe<T>(
-    { query, variables },
+    typeof query === 'string' ? { query, variables } : ({ query: '', documentId: query.documentId, variables } as { query: string }),
     {
       next: (m) => {
         messages.push(m);

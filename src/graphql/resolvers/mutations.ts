@@ -1,4 +1,5 @@
 import { requireAdmin } from '../../domain/access.js';
+import type { EventMetadata } from '../../eventlog/types.js';
 import type { MutationResolvers } from '../../generated/graphql.js';
 import type { CommandContext, CommandResult } from '../../write/commands.js';
 import type { GraphQLContext } from '../context.js';
@@ -8,18 +9,20 @@ function payload(result: CommandResult): PayloadModel {
   return { id: result.id, version: result.version, position: result.position };
 }
 
-function commandContext(ctx: GraphQLContext): CommandContext {
+/** What every event this request records carries (audit, tracing). */
+function eventMetadata(ctx: GraphQLContext): EventMetadata {
   const { actor } = ctx;
   return {
-    actor,
-    metadata: {
-      correlationId: ctx.correlationId,
-      // The request is what caused these events.
-      causationId: ctx.requestId,
-      requestId: ctx.requestId,
-      actor: actor.role === 'anonymous' ? { role: actor.role } : { role: actor.role, userId: actor.userId },
-    },
+    correlationId: ctx.correlationId,
+    // The request is what caused these events.
+    causationId: ctx.requestId,
+    requestId: ctx.requestId,
+    actor: actor.role === 'anonymous' ? { role: actor.role } : { role: actor.role, userId: actor.userId },
   };
+}
+
+function commandContext(ctx: GraphQLContext): CommandContext {
+  return { actor: ctx.actor, traceContext: ctx.traceContext, metadata: eventMetadata(ctx) };
 }
 
 /**
@@ -41,11 +44,11 @@ export const Mutation: MutationResolvers = {
   async retryDeadLetters(_, { projection, aggregateId }, ctx) {
     requireAdmin(ctx.actor);
     ctx.logger.info({ projection, aggregateId, actor: ctx.actor }, 'dead letters: retry requested');
-    return ctx.operations.redrive(projection, aggregateId, 'RETRY');
+    return ctx.operations.redrive(projection, aggregateId, 'RETRY', eventMetadata(ctx));
   },
   async skipDeadLetter(_, { projection, aggregateId }, ctx) {
     requireAdmin(ctx.actor);
     ctx.logger.warn({ projection, aggregateId, actor: ctx.actor }, 'dead letters: skip requested');
-    return ctx.operations.redrive(projection, aggregateId, 'SKIP');
+    return ctx.operations.redrive(projection, aggregateId, 'SKIP', eventMetadata(ctx));
   },
 };

@@ -3,6 +3,7 @@ import { ValidationError } from '../../domain/errors.js';
 import { isId } from '../../domain/ids.js';
 import { parseCursor, type Cursor } from '../../eventlog/cursor.js';
 import type { SubscriptionResolvers } from '../../generated/graphql.js';
+import type { Change } from '../../read-models/change-key.js';
 import type { OrderView } from '../../read-models/orders/view.js';
 import type { UserView } from '../../read-models/users/view.js';
 
@@ -49,7 +50,7 @@ function sinceCursor(since: string): Cursor {
   return cursor;
 }
 
-/** Subscriptions read only from read models, through the hub. */
+/** Subscriptions read only from read models, through the hub: each event is a change, its view the field's value. */
 export const Subscription: SubscriptionResolvers = {
   orderStatusChanged: {
     subscribe: (_, { orderId }, { subscriptions, actor }) => {
@@ -57,7 +58,7 @@ export const Subscription: SubscriptionResolvers = {
       const viewer = requireAuthenticated(actor);
       return subscriptions.orderStatus(orderId, viewer.role === 'customer' ? viewer.userId : undefined);
     },
-    resolve: (view: OrderView) => view,
+    resolve: (change: Change<OrderView>) => change.view,
   },
   ordersChanged: {
     subscribe: (_, { filter, since }, { subscriptions, actor }) => {
@@ -68,7 +69,7 @@ export const Subscription: SubscriptionResolvers = {
         since == null ? undefined : sinceCursor(since),
       );
     },
-    resolve: (view: OrderView) => view,
+    resolve: (change: Change<OrderView>) => change.view,
   },
   userProfileChanged: {
     subscribe: (_, { userId }, { subscriptions, actor }) => {
@@ -76,6 +77,6 @@ export const Subscription: SubscriptionResolvers = {
       checkSubscriptionArgs({ userId });
       return subscriptions.userProfile(userId);
     },
-    resolve: (view: UserView) => view,
+    resolve: (change: Change<UserView>) => change.view,
   },
 };

@@ -5,12 +5,15 @@ import type { PayloadModel } from '../mappers.js';
 
 /**
  * Read-your-writes: a payload's entity is read from the read model once the
- * given projection has applied the command's events (bounded wait), and no
- * cached view from before the command's position is used for it.
+ * given projection has applied the command's events (bounded wait) — no
+ * cached view from before the command's position is used for it — and,
+ * with read replicas, from one that has replayed that commit (else the read
+ * primary).
  */
 async function afterProjection(projection: string, parent: PayloadModel, ctx: GraphQLContext): Promise<Cursor> {
   const position = parseCursor(parent.position)!;
-  await ctx.progress.waitFor(projection, position, ctx.readYourWritesTimeoutMs);
+  const lsn = await ctx.progress.waitFor(projection, position, ctx.readYourWritesTimeoutMs);
+  await ctx.readAt(lsn);
   return position;
 }
 

@@ -4,6 +4,10 @@
  * or, when the server migrates at start, by path (`--config`, see migrate.ts):
  * from a build that is the compiled copy, so no TypeScript is loaded then.
  *
+ * `MIGRATION_SET` picks the schema and migrations folder: `write` (default,
+ * prisma/write) or `read` (prisma/read; see migrate.ts). The read set goes to
+ * `READ_DATABASE_URL` when that is set, else to the same database as the write set.
+ *
  * - `DATABASE_URL` set: PostgreSQL through `@prisma/adapter-pg` (with the
  *   catalog-types pool and a real shadow database, see migration-adapters.ts).
  * - otherwise: PGlite in `PGLITE_DIR` (default ./data/pglite, relative to the
@@ -37,8 +41,12 @@ installPrismaCliProcessHooks();
 // adapter the URL is never used. In PGlite mode, satisfy it with a
 // placeholder (recognised here, in case this file is evaluated again).
 const PGLITE_PLACEHOLDER_URL = 'postgresql://pglite.invalid/unused-placeholder';
-const databaseUrl = process.env.DATABASE_URL === PGLITE_PLACEHOLDER_URL ? undefined : process.env.DATABASE_URL;
-if (!databaseUrl) process.env.DATABASE_URL = PGLITE_PLACEHOLDER_URL;
+const writeUrl = process.env.DATABASE_URL === PGLITE_PLACEHOLDER_URL ? undefined : process.env.DATABASE_URL;
+if (!writeUrl) process.env.DATABASE_URL = PGLITE_PLACEHOLDER_URL;
+
+const set = process.env.MIGRATION_SET ?? 'write';
+if (set !== 'write' && set !== 'read') throw new Error(`MIGRATION_SET must be "write" or "read", got "${set}"`);
+const databaseUrl = set === 'read' && writeUrl ? (process.env.READ_DATABASE_URL ?? writeUrl) : writeUrl;
 
 // Absolute: the CLI resolves relative paths against the file it loaded, which
 // is either this module (src/ or dist/) or prisma.config.ts at the root.
@@ -47,8 +55,8 @@ const projectFile = (path: string) => fileURLToPath(new URL(`../../../${path}`, 
 export default defineConfig({
   experimental: { adapter: true },
   engine: 'js',
-  schema: projectFile('prisma/schema.prisma'),
-  migrations: { path: projectFile('prisma/migrations') },
+  schema: projectFile(`prisma/${set}/schema.prisma`),
+  migrations: { path: projectFile(`prisma/${set}/migrations`) },
   async adapter() {
     return databaseUrl
       ? pgMigrationAdapter(databaseUrl)

@@ -40,7 +40,7 @@ export class InstanceInvalidation {
   applied(projection: string, changes: CommittedChanges): void {
     const through = this.through.get(projection);
     // Contiguous with what is invalidated already; after a gap (another instance's batches), `reach` reads it.
-    if (changes.kind === 'batch' && through && compareCursors(changes.from, through) <= 0) {
+    if (through && compareCursors(changes.from, through) <= 0) {
       this.through.set(projection, maxCursor(through, changes.to));
     }
   }

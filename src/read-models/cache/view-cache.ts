@@ -145,30 +145,19 @@ export class ViewCache {
    * answered by a new epoch; see `committed`).
    */
   async committing(projection: string, changes: CommittedChanges): Promise<void> {
-    if (!this.memory) return;
-    if (changes.kind === 'redrive') {
-      this.flush(projection);
-      return;
-    }
-    if (changes.changed.length === 0) return;
+    if (!this.memory || changes.changed.length === 0) return;
     const invalidations = changes.changed.map((id) => ({ id, floor: changes.to }));
     this.invalidateLocal(projection, invalidations);
     if (this.redis) this.count('invalidated', 'redis', projection, (await this.redis.invalidate(projection, invalidations)) ?? 0);
   }
 
   /**
-   * After the commit: the same once more in Redis (in case its data was lost
-   * in between, which would have taken the first invalidation with it), and a
-   * redriven projection's entries flushed again (a redrive moves no
-   * checkpoint, so only a flush after its commit refuses reads from before).
+   * After the commit: the same once more in Redis, in case its data was lost
+   * in between (a flush or restart would have taken the first invalidation
+   * with it).
    */
   committed(projection: string, changes: CommittedChanges): void {
-    if (!this.memory) return;
-    if (changes.kind === 'redrive') {
-      this.flush(projection);
-      return;
-    }
-    if (!this.redis || changes.changed.length === 0) return;
+    if (!this.memory || !this.redis || changes.changed.length === 0) return;
     const invalidations = changes.changed.map((id) => ({ id, floor: changes.to }));
     void this.redis.invalidate(projection, invalidations).then((removed) => {
       if (removed === undefined) this.options.onRedisInvalidationLost?.(projection);
@@ -184,8 +173,8 @@ export class ViewCache {
 
   /**
    * Everything of one projection's view (of every view when undefined)
-   * leaves both layers: after a rebuild or a redrive, which change views
-   * without moving a checkpoint, or when signals may have been missed.
+   * leaves both layers: after a rebuild, which changes views without a
+   * checkpoint to tell, or when signals may have been missed.
    */
   flush(projection?: string): void {
     this.flushLocal(projection);

@@ -5,6 +5,7 @@ import type { StoredEvent } from '../../eventlog/types.js';
 import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { idArray } from '../../sql/fragments.js';
 import { evolveAll, unique } from '../batch.js';
+import { traceOf } from '../changes.js';
 import { appendStatement, upsertStatement, writeAll } from '../sql.js';
 import { ordersByIds } from './queries.js';
 import { ORDER_VIEW, ORDER_VIEW_CHANGE, ORDER_VIEW_USER } from './tables.js';
@@ -20,8 +21,10 @@ import {
 
 const isRelevant = (e: StoredEvent) => ORDER_EVENTS.has(e.type) || CUSTOMER_EVENTS.has(e.type);
 
-/** The history row of a view's state. */
-const historyRow = (v: OrderView) => ({ tx: v.lastTx, pos: v.lastPos, orderId: v.id, version: v.version, view: ORDER_VIEW.toRecord(v) });
+/** The history row of a view's state, caused by `event`. */
+const historyRow = (v: OrderView, event: StoredEvent) => ({
+  tx: v.lastTx, pos: v.lastPos, orderId: v.id, version: v.version, view: ORDER_VIEW.toRecord(v), traceContext: traceOf(event),
+});
 
 /**
  * Orders not loaded in this batch, renamed set-wise: their history rows
@@ -36,11 +39,13 @@ async function renameUnloaded(
 ): Promise<string[]> {
   const rows = renames.map(({ customer, event }) => ({
     user_id: customer.id, name: customer.name, email: customer.email,
-    tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(),
+    tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(), trace_context: traceOf(event),
   }));
   const lastPerCustomer = [...new Map(rows.map((r) => [r.user_id, r])).values()];
+  // One history row per order and position: a redrive applies a customer's renames at one position.
+  const history = [...new Map(rows.map((r) => [`${r.user_id}:${r.tx}:${r.pos}`, r])).values()];
   const renamesOf = (list: typeof rows) =>
-    Prisma.sql`jsonb_to_recordset(${JSON.stringify(list)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint)`;
+    Prisma.sql`jsonb_to_recordset(${JSON.stringify(list)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint, trace_context jsonb)`;
   const unloaded = Prisma.sql`(o.last_tx, o.last_pos) < (x.tx, x.pos) AND NOT (o.id = ANY(${idArray(loaded)}))`;
   await tx.$executeRaw`
     INSERT INTO ${ORDER_VIEW_CHANGE.ref()} (${ORDER_VIEW_CHANGE.columnList()})
@@ -49,8 +54,8 @@ async function renameUnloaded(
       userEmail: Prisma.sql`x.email`,
       lastTx: Prisma.sql`x.tx::text`,
       lastPos: Prisma.sql`x.pos::text`,
-    })}
-    FROM order_view o JOIN ${renamesOf(rows)} ON o.user_id = x.user_id
+    })}, x.trace_context
+    FROM order_view o JOIN ${renamesOf(history)} ON o.user_id = x.user_id
     WHERE ${unloaded}
     ON CONFLICT DO NOTHING`;
   const renamed = await tx.$queryRaw<Array<{ id: string }>>`
@@ -98,7 +103,7 @@ export const ordersProjection: Projection = {
     // Every rename in log order (history), and the last per customer (state).
     const renames: Array<{ customer: Customer; event: StoredEvent }> = [];
     // Every state a view passes through, in log order: the change history.
-    const history: OrderView[] = [];
+    const history: Array<ReturnType<typeof historyRow>> = [];
     for (const event of relevant) {
       if (CUSTOMER_EVENTS.has(event.type)) {
         const userEvent = event as StoredEvent<UserEvent>;
@@ -114,7 +119,7 @@ export const ordersProjection: Projection = {
           if (view.userId === customer.id) {
             const renamed = renameCustomer(view, customer, event);
             views.set(id, renamed);
-            history.push(renamed);
+            history.push(historyRow(renamed, event));
             changedOrders.add(id);
           }
         }
@@ -125,7 +130,7 @@ export const ordersProjection: Projection = {
       );
       changed.forEach((id) => {
         changedOrders.add(id);
-        history.push(views.get(id)!);
+        history.push(historyRow(views.get(id)!, event));
       });
     }
 
@@ -135,7 +140,7 @@ export const ordersProjection: Projection = {
     await writeAll(tx, [
       upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => customers.get(id)!)),
       upsertStatement(ORDER_VIEW, [...changedOrders].map((id) => views.get(id)!)),
-      appendStatement(ORDER_VIEW_CHANGE, history.map(historyRow)),
+      appendStatement(ORDER_VIEW_CHANGE, history),
     ]);
     return [...changedOrders, ...renamed];
   },

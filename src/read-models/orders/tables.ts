@@ -1,9 +1,10 @@
 import type { OrderStatus } from '../../domain/orders.js';
+import type { TraceCarrier } from '../../eventlog/types.js';
 import type {
   OrderView as OrderViewModel,
   OrderViewChange as OrderViewChangeModel,
   OrderViewUser as OrderViewUserModel,
-} from '../../generated/prisma/client.js';
+} from '../../generated/prisma-read/client.js';
 import { bigint, defineTable, enumOf, int, jsonb, money, nullable, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
 
 export interface OrderViewItem {
@@ -57,4 +58,6 @@ export const ORDER_VIEW_CHANGE = defineTable<OrderViewChangeModel>()('order_view
   version: int('version'),
   /** The view as `ORDER_VIEW.toRecord` makes it. */
   view: jsonb<Record<string, unknown>>('view'),
+  /** The trace context of the command whose event caused the change (`traceOf`), when it was traced. */
+  traceContext: nullable(jsonb<TraceCarrier>('trace_context')),
 });

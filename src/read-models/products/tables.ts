@@ -1,4 +1,4 @@
-import type { ProductView as ProductViewModel } from '../../generated/prisma/client.js';
+import type { ProductView as ProductViewModel } from '../../generated/prisma-read/client.js';
 import { bigint, defineTable, int, money, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
 
 /** The product read model. */

@@ -1,5 +1,5 @@
 import type { OrderStatus } from '../../domain/orders.js';
-import type { SalesDay as SalesDayModel, SalesOrder as SalesOrderModel } from '../../generated/prisma/client.js';
+import type { SalesDay as SalesDayModel, SalesOrder as SalesOrderModel } from '../../generated/prisma-read/client.js';
 import { bigint, date, defineTable, enumOf, int, jsonb, money, uuid, type ViewOf } from '../../sql/table.js';
 
 export interface SoldLine {

@@ -4,6 +4,7 @@ import type { StoredEvent } from '../../eventlog/types.js';
 import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { idArray } from '../../sql/fragments.js';
 import { unique } from '../batch.js';
+import { traceOf } from '../changes.js';
 import { appendStatement, upsertStatement, writeAll } from '../sql.js';
 import { usersByIds } from './queries.js';
 import { USER_VIEW, USER_VIEW_CHANGE, USER_VIEW_ORDER } from './tables.js';
@@ -47,7 +48,8 @@ export const usersProjection: Projection = {
     const views = new Map<string, UserView>((await usersByIds(tx, userIds)).map((v) => [v.id, v]));
 
     const changedUsers = new Set<string>();
-    const history: UserView[] = [];
+    // Every state a view passes through, in log order, with the event that caused it.
+    const history: Array<{ view: UserView; event: StoredEvent }> = [];
     const changedRecords = new Set<string>();
     for (const event of relevant) {
       if (event.type === 'UserRegistered' || event.type === 'UserProfileUpdated') {
@@ -55,7 +57,7 @@ export const usersProjection: Projection = {
         if (view && view.version >= event.aggregateVersion) continue; // already applied
         const next = evolveUserView(view, event);
         views.set(event.aggregateId, next);
-        history.push(next);
+        history.push({ view: next, event });
         changedUsers.add(event.aggregateId);
         continue;
       }
@@ -67,7 +69,7 @@ export const usersProjection: Projection = {
       const next = evolveUserOrder(view, record, event);
       if (!next) continue;
       views.set(view.id, next.view);
-      history.push(next.view);
+      history.push({ view: next.view, event });
       records.set(event.aggregateId, next.record);
       changedUsers.add(view.id);
       changedRecords.add(event.aggregateId);
@@ -77,7 +79,10 @@ export const usersProjection: Projection = {
     await writeAll(tx, [
       upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => records.get(id)!)),
       upsertStatement(USER_VIEW, [...changedUsers].map((id) => views.get(id)!)),
-      appendStatement(USER_VIEW_CHANGE, history.map((v) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v) }))),
+      appendStatement(
+        USER_VIEW_CHANGE,
+        history.map(({ view: v, event }) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v), traceContext: traceOf(event) })),
+      ),
     ]);
     return [...changedUsers];
   },

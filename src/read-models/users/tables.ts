@@ -2,8 +2,9 @@ import type {
   UserView as UserViewModel,
   UserViewChange as UserViewChangeModel,
   UserViewOrder as UserViewOrderModel,
-} from '../../generated/prisma/client.js';
-import { bigint, boolean, defineTable, int, jsonb, money, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
+} from '../../generated/prisma-read/client.js';
+import type { TraceCarrier } from '../../eventlog/types.js';
+import { bigint, boolean, defineTable, int, jsonb, money, nullable, text, timestamptz, uuid, type ViewOf } from '../../sql/table.js';
 
 /** The user read model: profile, order count and money spent. */
 export const USER_VIEW = defineTable<UserViewModel>()('user_view', ['id'], {
@@ -41,4 +42,6 @@ export const USER_VIEW_CHANGE = defineTable<UserViewChangeModel>()('user_view_ch
   userId: uuid('user_id'),
   /** The view as `USER_VIEW.toRecord` makes it. */
   view: jsonb<Record<string, unknown>>('view'),
+  /** The trace context of the command whose event caused the change (`traceOf`), when it was traced. */
+  traceContext: nullable(jsonb<TraceCarrier>('trace_context')),
 });

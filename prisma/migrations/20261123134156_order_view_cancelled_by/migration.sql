@@ -1,2 +1,0 @@
--- AlterTable
-ALTER TABLE "order_view" ADD COLUMN     "cancelled_by" TEXT;
