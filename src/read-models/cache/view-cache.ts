@@ -7,7 +7,6 @@ import type { CacheObserver } from './observer.js';
 import { positionOf, reflects } from './position.js';
 import type { RedisLayer } from './redis-layer.js';
 
-
 export interface ViewCacheOptions {
   /** The in-process layer; without it nothing is cached (CACHE_ENABLED=false). */
   readonly memory?: MemoryLayer;
@@ -45,6 +44,7 @@ export class ViewCache {
   private readonly redis: RedisLayer | undefined;
 
   constructor(
+    /** Where misses are read: the read primary (a replica may not have replayed the checkpoint a fill is stamped with). */
     private readonly db: SqlClient,
     private readonly options: ViewCacheOptions,
   ) {
