@@ -57,6 +57,9 @@ const QUERY_RESOLVERS = ['^src/graphql/(resolvers/(queries|types)|loaders)[.]ts$
 /** A read model's GraphQL fields: the one file of its folder that may know the API layer. */
 const READ_MODEL_GRAPHQL = '^src/read-models/[^/]+/graphql[.]ts$';
 
+/** The cache of the read models' views by id: kit, not a read model. */
+const READ_MODEL_CACHE = '^src/read-models/cache/';
+
 /** The composition root: wires everything together, so nothing below it may depend on it. */
 const COMPOSITION_ROOT = ['^src/(app|main)[.]ts$', '^src/server/'];
 
@@ -179,11 +182,21 @@ module.exports = {
       severity: 'error',
       comment:
         'A read model is one folder, built from events only: it must not import another read model (its ' +
-        'tables, queries or views). It may use the shared kit (src/read-models/*.ts). Where it needs ' +
-        "another aggregate's data, it keeps its own copy from that aggregate's events (as orders keeps " +
-        'order_view_user). Only the registry lists them all.',
-      from: { path: '^src/read-models/([^/]+)/' },
-      to: { path: '^src/read-models/[^/]+/', pathNot: '^src/read-models/$1/' },
+        'tables, queries or views). It may use the shared kit (src/read-models/*.ts, and the cache in ' +
+        "src/read-models/cache/). Where it needs another aggregate's data, it keeps its own copy from that " +
+        "aggregate's events (as orders keeps order_view_user). Only the registry lists them all.",
+      from: { path: '^src/read-models/([^/]+)/', pathNot: READ_MODEL_CACHE },
+      to: { path: '^src/read-models/[^/]+/', pathNot: ['^src/read-models/$1/', READ_MODEL_CACHE] },
+    },
+    {
+      name: 'cache-knows-no-read-model',
+      severity: 'error',
+      comment:
+        'The cache (src/read-models/cache/) serves any read model through the CachedView each one declares ' +
+        "(its `cached.ts`, listed by the registry): it must not import a particular read model's folder, nor " +
+        'the registry. The composition root hands it the registered views.',
+      from: { path: READ_MODEL_CACHE },
+      to: { path: ['^src/read-models/[^/]+/', '^src/read-models/registry[.]ts$'], pathNot: READ_MODEL_CACHE },
     },
     {
       name: 'runtime-not-to-read-models',

@@ -47,7 +47,7 @@ export default defineConfig({
           name: 'two-databases',
           include: [
             'test/crash/kill9.test.ts',
-            'test/e2e/{commands,dead-letters,projections,idempotency,metrics}.test.ts',
+            'test/e2e/{commands,dead-letters,projections,idempotency,metrics,cache}.test.ts',
             'test/subscriptions/{order-subscriptions,change-history,redrive,transport}.test.ts',
             'test/operations/projections-cli.test.ts',
           ],

@@ -9,7 +9,7 @@
  * bench/results/latest.json. Stops by itself, kills its children and drops
  * its databases. See bench/README.md.
  *
- *   npm run bench [-- --only=commands,queries,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
+ *   npm run bench [-- --only=commands,queries,cache,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
  *   npm run bench -- --profile=<commands|ryw|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
@@ -18,6 +18,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { createBenchAuth, requestHeaders, serverAuthEnv, useBenchAuth } from './lib/auth.js';
@@ -25,7 +26,7 @@ import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
 import { backendCpu, backendCpuBetween, closePgCpu } from './lib/pg-cpu.js';
 import { forceGc } from './lib/inspector.js';
-import { body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES } from './lib/operations.js';
+import { body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES, USER } from './lib/operations.js';
 import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
 import { buildWorld, insertEvents, insertWriteModel, withClient, type World } from './lib/seed.js';
 import { gql, startApiServer, startBaseline, waitForProjections, type RunningServer } from './lib/servers.js';
@@ -43,7 +44,7 @@ const args = new Map(
     return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
   }),
 );
-const ALL = ['commands', 'queries', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
+const ALL = ['commands', 'queries', 'cache', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
 const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
 const DURATION = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
@@ -68,6 +69,11 @@ const REBUILD_EVENTS = Number(args.get('rebuild-events') ?? 100_000);
 /** The cursors scenario: a customer with this many orders, paged 20 at a time; page CURSOR_PAGE against page 1. */
 const HEAVY_CUSTOMER_ORDERS = 10_000;
 const CURSOR_PAGE = 500;
+/** The cache scenario's Redis (the one every development machine runs), and the key prefix of this run. */
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_PREFIX = `orders:bench:${process.pid}:`;
+/** The cache scenario's in-process layer when Redis is behind it: small, so that most views come from Redis. */
+const REDIS_RUN_MEMORY_ENTRIES = 16;
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 
@@ -245,6 +251,9 @@ interface Fixture {
   readonly placeBody: string;
   readonly orderBodies: string[];
   readonly ordersBodies: string[];
+  /** The 100 query users and their 4,000 orders (the cache scenario's ids). */
+  readonly queryUserIds: string[];
+  readonly queryOrderIds: string[];
   /** The customer with HEAVY_CUSTOMER_ORDERS orders (only when the cursors scenario runs). */
   readonly heavyCustomerId?: string;
 }
@@ -281,7 +290,10 @@ async function setup(): Promise<Fixture> {
   const orderIds = [...world.orders.values()].filter((o) => queryUserIds.has(o.userId)).map((o) => o.id);
   const orderBodies = orderIds.filter((_, i) => i % 2 === 0).map((id) => body(ORDER, { id }));
   const ordersBodies = queryUsers.map((u) => body(ORDERS, { userId: u.id }));
-  return { world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies, heavyCustomerId: world.heavyCustomer?.id };
+  return {
+    world, apiUrl, rawUrl, placeBody, orderBodies, ordersBodies, heavyCustomerId: world.heavyCustomer?.id,
+    queryUserIds: queryUsers.map((u) => u.id), queryOrderIds: orderIds,
+  };
 }
 
 /**
@@ -454,6 +466,151 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
     out[name] = { identicalJson: identical, answersChecked: bodies.length, ours: strip(ours), baseline: strip(base), rounds: pair.rounds };
   }
   details.queries = out;
+}
+
+// ───────────── 2a. cache ─────────────
+
+/**
+ * Request bodies over `ids` with Zipf-like frequencies (the id of rank r,
+ * after a fixed shuffle, about 1/r as often as the first), `count` in all:
+ * what load generators pick from at random, as profile traffic would come.
+ */
+function zipfBodies(ids: readonly string[], make: (id: string) => string, count = 4000): string[] {
+  const random = seeded(11);
+  const ranked = [...ids].sort(() => random() - 0.5);
+  const weights = ranked.map((_, r) => 1 / (r + 1));
+  const sum = weights.reduce((a, b) => a + b, 0);
+  return ranked.flatMap((id, r) => Array.from({ length: Math.max(1, Math.round((count * weights[r]!) / sum)) }, () => make(id)));
+}
+
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Cache lookups by layer from a server's /metrics text. */
+async function cacheCounts(url: string): Promise<{ memoryHits: number; memoryMisses: number; redisHits: number }> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const sum = (name: string, layer: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(`${name}{`) && l.includes(`layer="${layer}"`))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+  return { memoryHits: sum('orders_cache_hits_total', 'memory'), memoryMisses: sum('orders_cache_misses_total', 'memory'), redisHits: sum('orders_cache_hits_total', 'redis') };
+}
+
+/**
+ * `user(id)` and `order(id)` at concurrency 16 over Zipf-like id sets: ours
+ * with the in-process cache (the API as it starts by default), ours with
+ * Redis behind a small in-process layer, ours without cache
+ * (CACHE_ENABLED=false), and the raw `pg` baseline, alternately, with each
+ * run's hit ratio. Three API processes on the same database; the main one
+ * holds the projection leases.
+ */
+async function cacheScenario(fixture: Fixture, rawQueries: RunningServer) {
+  log('cache: starting an API with Redis behind a small in-process layer, and one without cache');
+  const withRedis = await startApiServer({
+    databaseUrl: fixture.apiUrl, root: serverRoot,
+    env: { ...serverEnv, REDIS_URL, CACHE_REDIS_PREFIX: REDIS_PREFIX, CACHE_MAX_ENTRIES: String(REDIS_RUN_MEMORY_ENTRIES) },
+  });
+  children.push(withRedis);
+  const noCache = await startApiServer({ databaseUrl: fixture.apiUrl, root: serverRoot, env: { ...serverEnv, CACHE_ENABLED: 'false' } });
+  children.push(noCache);
+  const variants = [
+    { key: 'memory', label: 'ours, in-process cache', url: api!.url, pid: api!.pid },
+    { key: 'redis', label: `ours, Redis (in-process layer of ${REDIS_RUN_MEMORY_ENTRIES} entries)`, url: withRedis.url, pid: withRedis.pid },
+    { key: 'none', label: 'ours, no cache', url: noCache.url, pid: noCache.pid },
+  ] as const;
+  const out: Record<string, unknown> = {};
+  const connections = 16;
+  for (const [name, path, bodies] of [
+    ['user(id)', '/user', zipfBodies(fixture.queryUserIds, (id) => body(USER, { id }))],
+    ['order(id)', '/order', zipfBodies(fixture.queryOrderIds, (id) => body(ORDER, { id }))],
+  ] as const) {
+    // Every answer of the baseline, byte for byte: each side is checked against it, response by response.
+    const distinct = [...new Set(bodies)];
+    const answers = await answersOf(`${rawQueries.url}${path}`, distinct);
+    let invalid: string | undefined;
+    for (const v of variants) {
+      const differ = differing(answers, await answersOf(v.url, distinct));
+      if (differ.length) invalid ??= failed(`cache ${name}, ${v.label}: ${differ.length} of ${distinct.length} answers differ from the baseline's`);
+    }
+    log(`cache: ${name} at concurrency ${connections} over ${distinct.length} ids (Zipf-like), ours three ways and the raw baseline alternately`);
+    noteLoad(`cache ${name}`);
+    const common = { connections, durationSec: DURATION, warmupSec: WARMUP, bodies, verify: { answers } };
+    // Hit ratios per run (its warm-up included): the cached sides' /metrics before and after each of their runs.
+    const counts = new Map<string, Awaited<ReturnType<typeof cacheCounts>>>();
+    const ratios = new Map<string, Array<{ hit: number; redis: number }>>();
+    for (const v of variants.slice(0, 2)) counts.set(v.label, await cacheCounts(v.url));
+    const results = await measureAlternating(
+      name,
+      [
+        ...variants.map((v) => ({ label: v.label, config: { url: v.url, ...common }, pid: v.pid, database: dbName(fixture.apiUrl) })),
+        { label: 'raw', config: { url: `${rawQueries.url}${path}`, ...common }, pid: rawQueries.pid, database: dbName(fixture.apiUrl) },
+      ],
+      async (label) => {
+        const before = counts.get(label);
+        const v = variants.find((x) => x.label === label);
+        if (!before || !v) return;
+        const after = await cacheCounts(v.url);
+        counts.set(label, after);
+        const lookups = after.memoryHits + after.memoryMisses - before.memoryHits - before.memoryMisses;
+        const redisHits = after.redisHits - before.redisHits;
+        if (lookups > 0) ratios.set(label, [...(ratios.get(label) ?? []), { hit: (after.memoryHits - before.memoryHits + redisHits) / lookups, redis: redisHits / lookups }]);
+      },
+    );
+    const raw = results[variants.length]!;
+    const scenario = `cache ${name} c=${connections} (Zipf-like)`;
+    variants.forEach((v, i) => {
+      const r = results[i]!;
+      const check = v.key === 'memory' ? ({ kind: 'ratio≥', value: 1.5 } as const) : v.key === 'redis' ? ({ kind: 'ratio≥', value: 1 } as const) : undefined;
+      const hit = ratios.get(v.label);
+      rows.push(
+        ...scenarioRows(
+          [
+            row(scenario, `${v.label}: throughput`, 'q/s', r.median.rps, raw.median.rps, check),
+            row(scenario, `${v.label}: latency p50`, 'ms', r.median.latencyMs.p50, raw.median.latencyMs.p50),
+            row(scenario, `${v.label}: latency p99`, 'ms', r.median.latencyMs.p99, raw.median.latencyMs.p99),
+            row(scenario, `${v.label}: PostgreSQL CPU per query`, 'ms', r.median.postgresCpuMsPerRequest, raw.median.postgresCpuMsPerRequest),
+            ...(hit
+              ? [row(scenario, `${v.label}: hit ratio`, '%', 100 * median(hit.map((h) => h.hit)), null, undefined,
+                  v.key === 'redis' ? `of which Redis ${(100 * median(hit.map((h) => h.redis))).toFixed(1)} %` : undefined)]
+              : []),
+          ],
+          { spread: { ours: r.spread, baseline: raw.spread }, invalid: invalid ?? r.invalid ?? raw.invalid },
+        ),
+      );
+    });
+    out[name] = {
+      answersChecked: distinct.length,
+      ...Object.fromEntries([...variants.map((v) => v.key), 'raw'].map((k, i) => [k, { median: strip(results[i]!.median), rounds: results[i]!.runs.map((r) => r.rps), hitRatios: ratios.get(variants[i]?.label ?? '') }])),
+    };
+  }
+  details.cache = out;
+  await withRedis.stop();
+  await noCache.stop();
+}
+
+/** Deletes this run's keys from the bench's Redis (SCAN, never KEYS or FLUSHDB: the Redis is shared). */
+async function dropRedisKeys(): Promise<void> {
+  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${REDIS_PREFIX}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 // ───────────── 2b. cursor pagination ─────────────
@@ -861,7 +1018,7 @@ async function main() {
   if (profileTarget) {
     await profile(fixture, profileTarget);
   } else {
-    const needsApi = ['commands', 'queries', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
+    const needsApi = ['commands', 'queries', 'cache', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
     if (needsApi) api = await startApi(fixture);
     const apiCpuBefore = api ? cpuMs(api.pid) : 0;
     if (only.has('commands') || only.has('lag')) {
@@ -871,10 +1028,11 @@ async function main() {
       if (only.has('lag')) await lag(fixture, raw);
       await raw.stop();
     }
-    if (only.has('queries')) {
+    if (only.has('queries') || only.has('cache')) {
       const rawQueries = await startBaseline('http-server.ts', { DATABASE_URL: fixture.apiUrl });
       children.push(rawQueries);
-      await queries(fixture, rawQueries);
+      if (only.has('queries')) await queries(fixture, rawQueries);
+      if (only.has('cache')) await cacheScenario(fixture, rawQueries);
       await rawQueries.stop();
     }
     if (only.has('cursors')) await cursors(fixture);
@@ -933,6 +1091,7 @@ async function cleanup() {
     await Promise.all(children.map((c) => c.stop().catch(() => undefined)));
     await killAll();
     await closePgCpu();
+    if (only.has('cache')) await dropRedisKeys().catch((error: unknown) => log(`could not delete the bench's Redis keys: ${String(error)}`));
     await dbs.dropAll().catch((error: unknown) => log(`could not drop the bench databases: ${String(error)}`));
   })();
   return cleaning;

@@ -49,6 +49,20 @@ async function wakeServers(db: Database): Promise<void> {
   }
 }
 
+/**
+ * Tells the servers (on the read database's notifications) that a rebuild
+ * changed the projection's views without a checkpoint to show it: they drop
+ * what they cache of them, in process and in Redis.
+ */
+async function flushServerCaches(db: Database, projection: string): Promise<void> {
+  const notifications = await openNotifications(db, () => undefined);
+  try {
+    await InstanceSignals.requestCacheFlush(notifications, projection);
+  } finally {
+    await notifications.close();
+  }
+}
+
 function fail(message: string): never {
   console.error(`${message}\n\n${USAGE}`);
   process.exit(2);
@@ -156,6 +170,7 @@ try {
           ? await rebuildInPlace(readDb.sql, reader, projection, { onProgress: progress })
           : await rebuildBlueGreen(readDb.sql, reader, projection, { onProgress: progress });
         if (inPlace) await leases.release(projection.name);
+        await flushServerCaches(readDb, projection.name);
         const seconds = (performance.now() - started) / 1000;
         process.stderr.write('\n');
         console.log(

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { resolveAuth } from './auth/setup.js';
 import type { Config } from './config.js';
-import { parseCursor } from './eventlog/cursor.js';
+import type { Redis } from 'ioredis';
+import { parseCursor, type Cursor } from './eventlog/cursor.js';
 import manifest from './generated/persisted-documents.json' with { type: 'json' };
 import { PersistedDocuments } from './graphql/persisted-documents.js';
 import { EventLogReader } from './eventlog/reader.js';
@@ -12,6 +13,7 @@ import { openLeases } from './infrastructure/db/leases.js';
 import { openDatabases } from './infrastructure/db/databases.js';
 import { pendingMigrations } from './infrastructure/db/migrate.js';
 import { openNotifications } from './infrastructure/db/notifications.js';
+import { openRedis } from './infrastructure/redis.js';
 import { InstanceSignals } from './infrastructure/signals.js';
 import { Metrics } from './observability/metrics.js';
 import { ProjectionDaemon } from './projections/daemon.js';
@@ -20,11 +22,16 @@ import type { Projection } from './projections/projection.js';
 import type { Projector } from './projections/projector.js';
 import { ProjectionProgress } from './projections/progress.js';
 import { readModel, type ReadModel } from './projections/status.js';
+import { InstanceInvalidation } from './read-models/cache/instance-invalidation.js';
+import { MemoryLayer } from './read-models/cache/memory-layer.js';
+import { RedisLayer } from './read-models/cache/redis-layer.js';
+import { ViewCache, type ViewCacheOptions } from './read-models/cache/view-cache.js';
 import { READ_MODELS } from './read-models/registry.js';
 import { createHttpServer, MIN_POSITION_HEADER, type Readiness } from './server/http.js';
 import { ValidationError } from './domain/errors.js';
 import { readSession, ReplicaRouter } from './infrastructure/db/replica-router.js';
 import { logStartup } from './server/startup-log.js';
+import type { SqlClient } from './sql/client.js';
 import { SubscriptionHub } from './subscriptions/hub.js';
 import { CommandService } from './write/commands.js';
 import { sqlWriteModel } from './write-model/stores.js';
@@ -42,6 +49,8 @@ export interface App {
   readonly readDb: Database;
   readonly commands: CommandService;
   readonly read: ReadModel;
+  /** The read models' views by id, cached (tests flush it after changing read-model rows by hand). */
+  readonly cache: ViewCache;
   readonly projectors: readonly Projector[];
   readonly progress: ProjectionProgress;
   readonly subscriptions: SubscriptionHub;
@@ -85,14 +94,31 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   await router?.start();
   /** A read-database WAL position at or after everything committed there so far (undefined without replicas, or if it cannot be read). */
   const readPosition = async () => (router ? await router.primaryPosition().catch(() => undefined) : undefined);
+  const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hub.size, cache: () => cache.stats() });
+  // Misses are read on the read primary: a replica may not have replayed the checkpoint a fill is stamped with.
+  const { cache, redis } = openCache(config, readDb.sql, logger, metrics, {
+    known: (name) => progress.current(name),
+    onRedisInvalidationLost: (name) => signals.cacheFlush(name),
+  });
+  // This instance sees a projection's progress only once its in-process cache has let go of what came before.
+  const invalidation = new InstanceInvalidation(readDb.sql, cache, CACHED_VIEWS, warn('reading the changes to invalidate failed; dropped the cached views instead'));
   // The position is read after the checkpoint: it covers the commit that moved it there.
   const progress = new ProjectionProgress(async (name) => {
     const cursor = await read.checkpoint(name);
-    return { cursor, lsn: await readPosition() };
+    const lsn = await readPosition();
+    await invalidation.reach(name, cursor);
+    return { cursor, lsn };
   });
-  const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hub.size });
+  const advanced = (name: string, cursor: Cursor, lsn?: bigint) => invalidation.reach(name, cursor).then(() => progress.advance(name, cursor, lsn));
+  for (const view of CACHED_VIEWS) {
+    const checkpoint = await read.checkpoint(view.projection);
+    invalidation.start(view.projection, checkpoint);
+    progress.advance(view.projection, checkpoint);
+  }
   const hub = new SubscriptionHub(readDb.sql, {
     bufferLimit: config.SUBSCRIPTION_BUFFER, onError: warn('subscription feed read failed'), onDropped: (n) => metrics.messagesDroppedBy(n),
+    // A subscriber never gets a change that a query could then answer with an older state.
+    onChanges: (name, changes) => cache.invalidateLocal(name, changes.map(({ key }) => ({ id: key.id, floor: key }))),
     ...(router ? { reads: () => readSession(router, readDb.sql).db, handingOut: async () => router.raiseFloor(await router.primaryPosition()) } : {}),
   });
   await hub.start();
@@ -101,11 +127,13 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const daemon = new ProjectionDaemon(readDb.sql, reader, PROJECTIONS, leases, {
     logger, leaseRetryMs: config.LEASE_RETRY_MS, batchSize: config.PROJECTION_BATCH_SIZE,
     idlePollMs: config.PROJECTION_IDLE_POLL_MS, maxAttempts: config.PROJECTION_MAX_ATTEMPTS, beforeApply: options.projectionFault,
+    beforeCommit: (name, changes) => cache.committing(name, changes),
+    afterCommit: (name, changes) => (invalidation.applied(name, changes), cache.committed(name, changes)),
     onProgress: (name, cursor, applied) => {
-      if (applied === 0) return progress.advance(name, cursor);
-      if (!router) return (progress.advance(name, cursor), hub.poke(name), signals.projectionAdvanced(name, cursor));
+      if (applied === 0) return void advanced(name, cursor);
+      if (!router) return void advanced(name, cursor).then(() => (hub.poke(name), signals.projectionAdvanced(name, cursor)));
       // With replicas the batch's commit position goes with it: read after the commit, so it covers it.
-      void readPosition().then((lsn) => (progress.advance(name, cursor, lsn), hub.poke(name), signals.projectionAdvanced(name, cursor, lsn)));
+      void readPosition().then((lsn) => advanced(name, cursor, lsn).then(() => (hub.poke(name), signals.projectionAdvanced(name, cursor, lsn))));
     },
   });
   // Other instances' commits wake our projectors; their projectors' progress moves our waits and feeds.
@@ -116,8 +144,10 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     projections: databases.separate ? await openNotifications(readDb, onNotifyError) : eventsChannel,
   }, {
     eventsCommitted: (cursor) => daemon.wake(cursor),
-    projectionAdvanced: (name, cursor, lsn) => (progress.advance(name, cursor, lsn), hub.poke(name)),
-    reconnected: () => (daemon.wake(), names.forEach((name) => hub.poke(name))),
+    projectionAdvanced: (name, cursor, lsn) => void advanced(name, cursor, lsn).then(() => hub.poke(name)),
+    // Signals may have been missed, cache flushes among them.
+    reconnected: () => (cache.flush(), daemon.wake(), names.forEach((name) => hub.poke(name))),
+    cacheFlushed: (name) => cache.flush(name),
   }, warn('NOTIFY failed'));
   const operations = new ProjectionOperations({ write: db.sql, read: readDb.sql }, names, () => read.projections(), (name) => (daemon.wakeOne(name), signals.wakeProjectors()));
   const writeModel = sqlWriteModel(db.sql);
@@ -148,7 +178,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   timers.forEach((t) => t.unref());
 
   const http = await createHttpServer({
-    ...serverOptions(config), logger, commands, read, progress, operations,
+    ...serverOptions(config), logger, commands, read, views: cache, progress, operations,
     readSession: (minPosition) => {
       const session = readSession(router, readDb.sql);
       if (minPosition !== undefined) void session.require(() => positionSeen(minPosition)).catch(() => undefined);
@@ -171,10 +201,43 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       await leases.close();
       await signals.close();
       await router?.stop();
+      redis?.disconnect();
       await databases.close();
       logger.info('server stopped');
     })());
-  return { url, port, db, readDb, commands, read, projectors: daemon.projectors, progress, subscriptions: hub, stop };
+  return { url, port, db, readDb, commands, read, cache, projectors: daemon.projectors, progress, subscriptions: hub, stop };
+}
+
+/** The cached views of the registered read models. */
+const CACHED_VIEWS = READ_MODELS.flatMap((m) => (m.cached ? [m.cached] : []));
+
+/** The cache from the configuration: in process unless CACHE_ENABLED=false, with Redis behind it when REDIS_URL is set. */
+function openCache(
+  config: Config,
+  db: SqlClient,
+  logger: Logger,
+  metrics: Metrics,
+  options: Pick<ViewCacheOptions, 'known' | 'onRedisInvalidationLost'>,
+): { cache: ViewCache; redis?: Redis } {
+  if (!config.CACHE_ENABLED) return { cache: new ViewCache(db, options) };
+  const memory = new MemoryLayer({ maxEntries: config.CACHE_MAX_ENTRIES, maxBytes: config.CACHE_MAX_BYTES });
+  if (!config.REDIS_URL) return { cache: new ViewCache(db, { ...options, memory, observer: metrics.cacheObserver }) };
+  // One warning per outage, not one per reconnect attempt or failed command.
+  let failing = false;
+  const failed = (err: unknown) => {
+    if (!failing) logger.warn({ err }, 'Redis failed; the cache reads the database meanwhile');
+    failing = true;
+  };
+  const redis = openRedis(config.REDIS_URL, { commandTimeoutMs: config.CACHE_REDIS_TIMEOUT_MS, onError: failed });
+  redis.on('ready', () => {
+    if (failing) logger.info('Redis is back; the cache uses it again (new epoch)');
+    failing = false;
+  });
+  const shared = new RedisLayer(redis, {
+    views: CACHED_VIEWS.map((v) => v.projection), prefix: config.CACHE_REDIS_PREFIX, ttlS: config.CACHE_TTL_S,
+    retryMs: config.CACHE_REDIS_RETRY_MS, onError: failed, observer: metrics.cacheObserver,
+  });
+  return { cache: new ViewCache(db, { ...options, memory, redis: shared, observer: metrics.cacheObserver }), redis };
 }
 
 /**

@@ -48,6 +48,18 @@ export const DEFAULTS = {
   IDEMPOTENCY_PURGE_INTERVAL_MS: 10 * 60_000,
   /** Lifetime of the development admin token logged at start (embedded default only). */
   DEV_TOKEN_TTL_S: 12 * 3600,
+  /** Most views the in-process cache keeps (orders, users and products together). */
+  CACHE_MAX_ENTRIES: 100_000,
+  /** Most bytes the in-process cache keeps, counted as the views' JSON size (64 MiB). */
+  CACHE_MAX_BYTES: 64 * 1024 * 1024,
+  /** Lifetime of a Redis entry in seconds: a safety net only, invalidation keeps entries current. */
+  CACHE_TTL_S: 3600,
+  /** Longest wait for a Redis command before the read goes to the database (ms). */
+  CACHE_REDIS_TIMEOUT_MS: 200,
+  /** After a Redis failure, how long the cache does without Redis before trying it again (ms). */
+  CACHE_REDIS_RETRY_MS: 1000,
+  /** Prefix of every Redis key the cache writes. */
+  CACHE_REDIS_PREFIX: 'orders:cache:',
   /**
    * Run only the persisted documents of the manifest (operations/, by `documentId`); off: any
    * document, and ids too. Recommended for production (README "Trusted documents").
@@ -128,6 +140,16 @@ const Env = z.object({
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULTS.IDEMPOTENCY_KEY_TTL_HOURS),
   /** Serve Prometheus metrics at GET /metrics. */
   METRICS_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  /** The cache in front of the read models' views by id (README "Cache"); false turns it off. */
+  CACHE_ENABLED: z.enum(['true', 'false']).default('true').transform((v) => v === 'true'),
+  CACHE_MAX_ENTRIES: z.coerce.number().int().positive().default(DEFAULTS.CACHE_MAX_ENTRIES),
+  CACHE_MAX_BYTES: z.coerce.number().int().positive().default(DEFAULTS.CACHE_MAX_BYTES),
+  /** A shared Redis behind the in-process cache (redis://…), when set. */
+  REDIS_URL: z.string().min(1).optional(),
+  CACHE_TTL_S: z.coerce.number().int().positive().default(DEFAULTS.CACHE_TTL_S),
+  CACHE_REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(DEFAULTS.CACHE_REDIS_TIMEOUT_MS),
+  CACHE_REDIS_RETRY_MS: z.coerce.number().int().positive().default(DEFAULTS.CACHE_REDIS_RETRY_MS),
+  CACHE_REDIS_PREFIX: z.string().min(1).default(DEFAULTS.CACHE_REDIS_PREFIX),
   /**
    * Traces (src/observability/tracing-setup.ts): exported by OTLP/HTTP when
    * either endpoint is set, unless OTEL_SDK_DISABLED=true. The endpoint gets

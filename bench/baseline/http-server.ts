@@ -15,6 +15,7 @@
  *     products together), then ONE statement (data-modifying CTEs) for the
  *     order, its lines and its event.
  *   POST /order       body { variables: { id } }       order_view → user_view + product_view
+ *   POST /user        body { variables: { id } }       user_view
  *   POST /orders      body { variables: { userId } }   page of 20 + count → user_view + product_view
  *
  * Env: DATABASE_URL, PORT, DB_POOL_SIZE (default 10, like the API).
@@ -252,6 +253,27 @@ async function order(id: string) {
   };
 }
 
+async function user(id: string) {
+  if (!UUID.test(id ?? '')) return { data: { user: null } };
+  const { rows } = await pool.query<{
+    id: string; name: string; email: string; order_count: number; total_spent: string; last_tx: string; last_pos: string; created_at: Date; updated_at: Date;
+  }>(
+    `SELECT id, name, email, order_count, total_spent::text, last_tx::text, last_pos::text, created_at, updated_at FROM user_view WHERE id = $1`,
+    [id],
+  );
+  const u = rows[0];
+  return {
+    data: {
+      user: u
+        ? {
+            id: u.id, name: u.name, email: u.email, orderCount: u.order_count, totalSpent: u.total_spent,
+            position: `${u.last_tx}:${u.last_pos}`, createdAt: u.created_at.toISOString(), updatedAt: u.updated_at.toISOString(),
+          }
+        : null,
+    },
+  };
+}
+
 async function orders(userId: string) {
   if (!UUID.test(userId ?? '')) return { data: { orders: { total: 0, totalPages: 0, orders: [] } } };
   const [page, count] = await Promise.all([
@@ -303,6 +325,8 @@ const server = http.createServer((req, res) => {
           return order(variables.id);
         case '/orders':
           return orders(variables.userId);
+        case '/user':
+          return user(variables.id);
         default:
           return null;
       }

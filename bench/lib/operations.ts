@@ -19,6 +19,11 @@ export const ORDER = /* GraphQL */ `query Order($id: ID!) {
   }
 }`;
 
+/** One user's profile (what a public dashboard reads again and again). */
+export const USER = /* GraphQL */ `query User($id: ID!) {
+  user(id: $id) { id name email orderCount totalSpent position createdAt updatedAt }
+}`;
+
 /** A page of 20 orders of one user, with nested user and products. */
 export const ORDERS = /* GraphQL */ `query Orders($userId: ID!) {
   orders(filter: { userId: $userId }, page: 1, pageSize: 20) {

@@ -9,6 +9,8 @@ export const CHANNELS = {
   events: 'cqrs_events',
   /** A projection committed a batch (payload: its name and checkpoint, and with read replicas a WAL position). */
   projections: 'cqrs_projections',
+  /** Cached views of a projection (`*`: of all) must be dropped (a rebuild; an invalidation Redis missed). On the read database. */
+  cache: 'cqrs_cache',
 } as const;
 
 /** What another instance (or an operator's command) signalled. Handlers must not throw. */
@@ -19,6 +21,8 @@ export interface SignalHandlers {
   readonly projectionAdvanced: (projection: string, cursor: Cursor, lsn: bigint | undefined) => void;
   /** The listening connection was lost and is back: anything may have been missed meanwhile. */
   readonly reconnected: () => void;
+  /** `projection`'s cached views (all, when undefined) must be dropped: a rebuild changed them, or Redis missed an invalidation. */
+  readonly cacheFlushed: (projection: string | undefined) => void;
 }
 
 /**
@@ -69,6 +73,10 @@ export class InstanceSignals {
       const cursor = position ? parseCursor(position) : null;
       if (name && cursor) handlers.projectionAdvanced(name, cursor, lsn && /^[0-9A-F]+\/[0-9A-F]+$/i.test(lsn) ? parseLsn(lsn) : undefined);
     });
+    await connections.projections.listen(CHANNELS.cache, (payload) => {
+      const message = signals.fromOthers(payload);
+      if (message !== undefined) handlers.cacheFlushed(message === '*' ? undefined : message);
+    });
     for (const connection of distinct(connections)) connection.onReconnect(handlers.reconnected);
     return signals;
   }
@@ -96,6 +104,20 @@ export class InstanceSignals {
    */
   static requestWake(notifications: Notifications): Promise<void> {
     return notifications.publish(CHANNELS.events, `${randomUUID()} wake`);
+  }
+
+  /** Every other instance must drop `projection`'s cached views (all, when undefined). Send after the commit that changed them. */
+  cacheFlush(projection: string | undefined): void {
+    const scope = projection ?? '*';
+    this.send(`${CHANNELS.cache}:${scope}`, CHANNELS.cache, scope);
+  }
+
+  /**
+   * For a process that does not listen (an operator's rebuild), on the read
+   * database's notifications: asks every instance to drop `projection`'s cached views.
+   */
+  static requestCacheFlush(notifications: Notifications, projection: string): Promise<void> {
+    return notifications.publish(CHANNELS.cache, `${randomUUID()} ${projection}`);
   }
 
   /** Stops listening (the notification connections close). */

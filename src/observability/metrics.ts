@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { AggregateType } from '../domain/events.js';
+import type { CacheLayerName, CacheObserver } from '../read-models/cache/observer.js';
 import type { CommandObserver } from '../write/ports.js';
 
 /** What the metrics read at scrape time. */
@@ -10,6 +11,8 @@ export interface MetricsSources {
   >;
   /** Subscriptions open in this process. */
   readonly openSubscriptions: () => number;
+  /** Each cache layer's entries and bytes (the in-process layer's own count; Redis's server figures). */
+  readonly cache?: () => Promise<Partial<Record<CacheLayerName, { entries: number; bytes: number }>>>;
 }
 
 /**
@@ -54,6 +57,21 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly cacheCounter = (what: string, help: string) =>
+    new Counter({ name: `orders_cache_${what}_total`, help, labelNames: ['layer', 'view'] as const, registers: [this.registry] });
+
+  private readonly cacheHits = this.cacheCounter('hits', 'Views by id a cache layer answered, by layer (memory, redis) and view.');
+  private readonly cacheMisses = this.cacheCounter('misses', 'Views by id a cache layer did not hold (or held older than a read-your-writes read needs).');
+  private readonly cacheRefused = this.cacheCounter('fills_refused', 'Fills a cache layer refused as older: it held newer content, or a change was invalidated after the read began.');
+  private readonly cacheInvalidations = this.cacheCounter('invalidations', 'Entries a cache layer dropped because their view changed.');
+  private readonly cacheFallbacks = this.cacheCounter('fallbacks', 'Views read from the database because Redis failed, timed out or was taking a new epoch.');
+  private readonly cacheFlushes = new Counter({
+    name: 'orders_cache_flushes_total',
+    help: 'Times a cache layer dropped all of a view (a rebuild, a redrive, missed signals; for Redis each new epoch).',
+    labelNames: ['layer'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
     type Status = Awaited<ReturnType<MetricsSources['projections']>>[number];
@@ -75,6 +93,20 @@ export class Metrics {
     projectionGauge('orders_projection_lag_seconds', 'Age of the oldest event each projection has not applied yet (0 when caught up).', (p) => p.lagSeconds);
     projectionGauge('orders_projection_dead_letters', 'Events each projection has parked as dead letters (failed, and waiting behind a failed one).', (p) => p.deadLetterCount);
     projectionGauge('orders_projection_stalled', '1 while a projection retries a failing batch (STALLED), else 0.', (p) => (p.status === 'STALLED' ? 1 : 0));
+    const cacheGauge = (name: string, help: string, value: (s: { entries: number; bytes: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['layer'] as const,
+        registers: [this.registry],
+        async collect() {
+          this.reset();
+          const layers = (await sources.cache?.()) ?? {};
+          for (const [layer, stats] of Object.entries(layers)) if (stats) this.set({ layer }, value(stats));
+        },
+      });
+    cacheGauge('orders_cache_entries', 'Entries a cache layer holds (for redis: the keys of its database, DBSIZE).', (s) => s.entries);
+    cacheGauge('orders_cache_bytes', 'Bytes a cache layer holds (memory: the entries\' JSON size; redis: used_memory of the server).', (s) => s.bytes);
     new Gauge({
       name: 'orders_subscriptions_open',
       help: 'Subscriptions open in this process.',
@@ -92,6 +124,16 @@ export class Metrics {
       this.commands.inc({ command, outcome });
     },
     eventsAppended: (aggregate: AggregateType, count) => this.eventsAppended.inc({ aggregate }, count),
+  };
+
+  /** The cache's observer: counts per layer and view. */
+  readonly cacheObserver: CacheObserver = {
+    hits: (layer, view, n) => this.cacheHits.inc({ layer, view }, n),
+    misses: (layer, view, n) => this.cacheMisses.inc({ layer, view }, n),
+    refused: (layer, view, n) => this.cacheRefused.inc({ layer, view }, n),
+    invalidated: (layer, view, n) => this.cacheInvalidations.inc({ layer, view }, n),
+    fallbacks: (view, n) => this.cacheFallbacks.inc({ layer: 'redis', view }, n),
+    flushed: (layer) => this.cacheFlushes.inc({ layer }),
   };
 
   messageSent(): void {

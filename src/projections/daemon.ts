@@ -5,7 +5,7 @@ import type { StoredEvent } from '../eventlog/types.js';
 import type { Leases } from '../infrastructure/db/leases.js';
 import type { SqlDatabase } from '../sql/client.js';
 import type { Projection } from './projection.js';
-import { Projector } from './projector.js';
+import { Projector, type ProjectorOptions } from './projector.js';
 
 export interface ProjectionDaemonOptions {
   readonly logger: Logger;
@@ -18,6 +18,10 @@ export interface ProjectionDaemonOptions {
   readonly onProgress: (projection: string, cursor: Cursor, applied: number) => void;
   /** Test hook, see ProjectorOptions.beforeApply. */
   readonly beforeApply?: (projection: string, event: StoredEvent) => void;
+  /** See ProjectorOptions.beforeCommit (caches). */
+  readonly beforeCommit?: ProjectorOptions['beforeCommit'];
+  /** See ProjectorOptions.afterCommit (caches). */
+  readonly afterCommit?: ProjectorOptions['afterCommit'];
 }
 
 /**
@@ -47,6 +51,8 @@ export class ProjectionDaemon {
           idlePollMs: options.idlePollMs,
           maxAttempts: options.maxAttempts,
           beforeApply: options.beforeApply,
+          beforeCommit: options.beforeCommit,
+          afterCommit: options.afterCommit,
           onProgress: options.onProgress,
           onError: (name, err) => options.logger.error({ err, projection: name }, 'projection batch failed; will retry'),
           onParked: (name, event, err) =>

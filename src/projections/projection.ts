@@ -14,7 +14,11 @@ export interface Projection {
   readonly name: string;
   /** The read-model tables it owns, emptied on a rebuild from zero. */
   readonly tables: readonly string[];
-  apply(tx: ReadModelTx, events: readonly StoredEvent[]): Promise<void>;
+  /**
+   * Resolves with the ids of the views it changed in the projection's view
+   * loaded by id (what caches of it must invalidate), if it has one.
+   */
+  apply(tx: ReadModelTx, events: readonly StoredEvent[]): Promise<ChangedIds | void>;
   /**
    * Whether `apply` would do anything with this event. A batch with none of
    * them only moves the checkpoint: one statement, no transaction. Without
@@ -22,3 +26,6 @@ export interface Projection {
    */
   readonly handles?: (event: StoredEvent) => boolean;
 }
+
+/** The ids of the views a batch changed (each once or more). */
+export type ChangedIds = readonly string[];

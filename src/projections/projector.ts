@@ -14,7 +14,7 @@ import {
   parkedAggregates,
   parkedEvents,
 } from './dead-letters.js';
-import type { Projection } from './projection.js';
+import type { ChangedIds, Projection } from './projection.js';
 import { readCheckpoint } from './status.js';
 
 export interface ProjectorOptions {
@@ -31,10 +31,32 @@ export interface ProjectorOptions {
   /** An event was parked as a dead letter (FAILED). Must not throw. */
   readonly onParked?: (projection: string, event: StoredEvent, error: unknown) => void;
   /**
+   * Inside each transaction that applies events (a batch, or a redrive at
+   * its request's place), after they were applied and before it commits: the
+   * ids of the views they changed, and the checkpoint it moves from and to.
+   * For caches, which must let go of the old state before the new one is
+   * committed. A rejection rolls the transaction back (the batch is
+   * retried), so it should not reject.
+   */
+  readonly beforeCommit?: (projection: string, changes: CommittedChanges) => Promise<void>;
+  /**
+   * After each commit that applied events or moved the checkpoint (before
+   * `onProgress`); `changed` is empty when the batch had nothing for the
+   * projection. Must not throw.
+   */
+  readonly afterCommit?: (projection: string, changes: CommittedChanges) => void;
+  /**
    * Test hook: called before the projection applies each event, inside its
    * transaction; throwing makes that event's handler fail (a poison event).
    */
   readonly beforeApply?: (projection: string, event: StoredEvent) => void;
+}
+
+/** What one committed transaction of a projector changed, and the checkpoint it moved (see ProjectorOptions.beforeCommit). */
+export interface CommittedChanges {
+  readonly changed: ChangedIds;
+  readonly from: Cursor;
+  readonly to: Cursor;
 }
 
 /**
@@ -271,6 +293,7 @@ export class Projector {
           await park(tx, this.name, [event], 'FAILED', { error, attempts: this.maxAttempts });
           await this.moveCheckpoint(tx, poisonFrom, event.cursor);
         });
+        this.options.afterCommit?.(this.name, { changed: [], from: poisonFrom, to: event.cursor });
         this.parked.add(aggregateKey(event));
         this.checkpoint = event.cursor;
         this.options.onParked?.(this.name, event, error);
@@ -299,10 +322,11 @@ export class Projector {
     const handled = apply.filter((e) => this.handles(e));
     if (wait.length === 0 && handled.length === 0) {
       await this.moveCheckpoint(this.db, from, to);
+      this.options.afterCommit?.(this.name, { changed: [], from, to });
       return;
     }
     const { links, dropped } = causeLinks(handled.map((e) => e.metadata));
-    await inSpan(`projection ${this.name}`, { kind: SpanKind.CONSUMER, links }, ROOT_CONTEXT, errorTypeOf, async (span) => {
+    const changes = await inSpan(`projection ${this.name}`, { kind: SpanKind.CONSUMER, links }, ROOT_CONTEXT, errorTypeOf, async (span) => {
       setRecorded(span, () => ({
         [ATTR.projection]: this.name,
         [ATTR.projectionFrom]: formatCursor(from),
@@ -311,18 +335,22 @@ export class Projector {
         [ATTR.projectionApplied]: handled.length,
         ...(dropped > 0 ? { [ATTR.linksDropped]: dropped } : {}),
       }));
-      await this.db.$transaction(async (tx) => {
-        await this.applyEvents(tx, apply);
+      return this.db.$transaction(async (tx) => {
+        const changed = await this.applyEvents(tx, apply);
         await park(tx, this.name, wait, 'WAITING');
         await this.moveCheckpoint(tx, from, to);
+        const committing: CommittedChanges = { changed, from, to };
+        await this.options.beforeCommit?.(this.name, committing);
+        return committing;
       });
     });
+    this.options.afterCommit?.(this.name, changes);
   }
 
-  private applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<void> {
+  private async applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<ChangedIds> {
     const hook = this.options.beforeApply;
     if (hook) for (const event of events) hook(this.name, event);
-    return this.projection.apply(tx, events);
+    return (await this.projection.apply(tx, events)) ?? [];
   }
 
   /**
@@ -341,17 +369,22 @@ export class Projector {
     const letters = await parkedEvents(this.db, this.name, aggregateType, aggregateId);
     if (letters.length === 0) {
       await this.moveCheckpoint(this.db, from, at);
+      this.options.afterCommit?.(this.name, { changed: [], from, to: at });
       return;
     }
     const ids = letters.map((l) => l.event_id);
     const toApply = action === 'SKIP' ? ids.slice(1) : ids;
     const events = (await this.reader.readByIds(toApply)).map((e) => ({ ...e, cursor: at }));
     try {
-      await this.db.$transaction(async (tx) => {
-        await this.applyEvents(tx, events);
+      const changes = await this.db.$transaction(async (tx) => {
+        const changed = await this.applyEvents(tx, events);
         await clearParked(tx, this.name, ids);
         await this.moveCheckpoint(tx, from, at);
+        const committing: CommittedChanges = { changed, from, to: at };
+        await this.options.beforeCommit?.(this.name, committing);
+        return committing;
       });
+      this.options.afterCommit?.(this.name, changes);
     } catch (error) {
       if (isTransient(error) || error instanceof CheckpointMovedError) throw error;
       // Still failing: the first event not skipped is the failed one now.
@@ -360,6 +393,7 @@ export class Projector {
         await failedAgain(tx, this.name, toApply[0] ?? ids[0]!, error);
         await this.moveCheckpoint(tx, from, at);
       });
+      this.options.afterCommit?.(this.name, { changed: [], from, to: at });
       this.options.onError?.(this.name, error);
     }
     this.parked = await parkedAggregates(this.db, this.name);

@@ -18,9 +18,11 @@ import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.j
 import { createLoaders } from '../graphql/loaders.js';
 import type { DocumentPolicy } from '../graphql/persisted-documents.js';
 import { resolvers } from '../graphql/resolvers.js';
+import { parseCursor } from '../eventlog/cursor.js';
 import type { ProjectionOperations } from '../projections/operations.js';
 import type { ProjectionProgress } from '../projections/progress.js';
 import type { ReadModel } from '../projections/status.js';
+import type { ViewCache } from '../read-models/cache/view-cache.js';
 import type { ReadSession } from '../infrastructure/db/replica-router.js';
 import type { SubscriptionHub } from '../subscriptions/hub.js';
 import type { CommandService } from '../write/commands.js';
@@ -38,6 +40,8 @@ export interface HttpServerDeps {
   readonly logger: Logger;
   readonly commands: CommandService;
   readonly read: ReadModel;
+  /** The read models' views by id, cached. */
+  readonly views: ViewCache;
   /**
    * The reads of one request: the read database, or with read replicas one
    * chosen for it (src/infrastructure/db/replica-router.ts). `minPosition`
@@ -149,7 +153,11 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
     read,
-    loaders: createLoaders(read, { cache }),
+    loaders: createLoaders(read, deps.views, {
+      cache,
+      // A request's `x-min-position`: no cached view older than it either (the session waits for it).
+      atLeast: minPosition === undefined ? undefined : { position: parseCursor(minPosition), ready: () => session.ready() },
+    }),
     readAt: (lsn) => session.require(lsn),
     progress: deps.progress,
     operations: deps.operations,

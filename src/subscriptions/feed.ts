@@ -13,11 +13,17 @@ interface Subscriber<V> {
   readonly iterator: LiveIterator<V>;
 }
 
-export interface ChangeFeedOptions {
+export interface ChangeFeedOptions<V> {
   /** Most changes read and handed out at once; at most the subscribers' buffer. */
   readonly chunkSize: number;
   /** Longest wait (ms) for subscribers that keep reading to make room for one chunk. */
   readonly maxWaitMs: number;
+  /**
+   * Each chunk of new changes, before any subscriber is handed one of them
+   * (caches drop the changed views first, so that a subscriber never
+   * queries an older state than it was sent). Must not throw.
+   */
+  readonly beforeDispatch?: (changes: ReadonlyArray<Change<V>>) => void;
 }
 
 /**
@@ -41,14 +47,16 @@ export class ChangeFeed<V> {
   private again = false;
   private readonly chunkSize: number;
   private readonly maxWaitMs: number;
+  private readonly beforeDispatch: ((changes: ReadonlyArray<Change<V>>) => void) | undefined;
 
   constructor(
     private readonly source: FeedSource<V>,
     private readonly onError: (error: unknown) => void,
-    options: ChangeFeedOptions,
+    options: ChangeFeedOptions<V>,
   ) {
     this.chunkSize = options.chunkSize;
     this.maxWaitMs = options.maxWaitMs;
+    this.beforeDispatch = options.beforeDispatch;
   }
 
   async start(): Promise<void> {
@@ -118,6 +126,7 @@ export class ChangeFeed<V> {
     if (!this.cursor) return;
     for (;;) {
       const changes = await this.source.after(this.cursor, this.chunkSize);
+      if (changes.length > 0) this.beforeDispatch?.(changes);
       await this.roomFor(changes);
       for (const change of changes) {
         if (compareKeys(change.key, this.cursor) <= 0) continue;

@@ -27,6 +27,11 @@ export interface HubOptions {
   /** Counts changes dropped by conflation (metrics). */
   readonly onDropped?: (count: number) => void;
   /**
+   * New changes of a projection's views, before any subscriber is handed
+   * them (see ChangeFeedOptions.beforeDispatch). Must not throw.
+   */
+  readonly onChanges?: (projection: 'orders' | 'users', changes: ReadonlyArray<{ readonly key: ChangeKey }>) => void;
+  /**
    * Where snapshots and `since` replays read (default: `db`, the read
    * primary the feeds tail). With read replicas: a source showing at least
    * what the feeds have handed out (see `handingOut`).
@@ -73,21 +78,22 @@ export class SubscriptionHub {
       chunkSize: Math.min(MAX_CHUNK, Math.max(1, Math.floor(this.bufferLimit / 2))),
       maxWaitMs: options.maxWaitMs ?? DEFAULT_MAX_WAIT_MS,
     };
+    const onChanges = options.onChanges;
     const handingOut = options.handingOut;
     // Only what reaches someone is handed out: a feed without subscribers needs no wait.
     const seen = async <T>(listening: () => number, changes: T[]): Promise<T[]> => {
       if (handingOut && changes.length > 0 && listening() > 0) await handingOut();
       return changes;
     };
-    this.orders = new ChangeFeed(
+    this.orders = new ChangeFeed<OrderView>(
       { after: async (key, limit) => seen(() => this.orders.size, await orderChangesAfter(db, key, limit)), head: () => lastOrderChangeKey(db) },
       onError,
-      feed,
+      { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('orders', changes)) },
     );
-    this.users = new ChangeFeed(
+    this.users = new ChangeFeed<UserView>(
       { after: async (key, limit) => seen(() => this.users.size, await userChangesAfter(db, key, limit)), head: () => lastUserChangeKey(db) },
       onError,
-      feed,
+      { ...feed, beforeDispatch: onChanges && ((changes) => onChanges('users', changes)) },
     );
   }
 

@@ -174,6 +174,17 @@ describe('architecture (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       'src/read-models/orders/projection.ts': "import type { UserRow } from '../users/tables.js';\nexport type R = UserRow;",
       // the projection runtime knowing a particular read model
       'src/projections/daemon.ts': "import type { UserRow } from '../read-models/users/tables.js';\nexport type R = UserRow;",
+      // clean: a read model declares its cached view with the cache kit
+      'src/read-models/cache/cached-view.ts': 'export type CachedView = { projection: string };',
+      'src/read-models/users/cached.ts': "import type { CachedView } from '../cache/cached-view.js';\nexport type C = CachedView;",
+      // the cache knowing a particular read model, and the registry
+      'src/read-models/cache/view-cache.ts': [
+        "import type { UserRow } from '../users/tables.js';",
+        "import { all } from '../registry.js';",
+        'export type R = UserRow;',
+        'export const views = all;',
+      ].join('\n'),
+      'src/read-models/registry.ts': 'export const all = [];',
 
       'src/app.ts': 'export const app = 1;',
       // composition root: a devDependency at runtime (type-only is fine), an undeclared package, a missing file
@@ -213,6 +224,8 @@ describe('architecture (dependency-cruiser, .dependency-cruiser.cjs)', () => {
       ['projections-not-to-api', 'src/read-models/users/view.ts', /(^|\/)node_modules\/graphql\//],
       ['read-models-independent', 'src/read-models/orders/projection.ts', /^src\/read-models\/users\/tables\.ts$/],
       ['runtime-not-to-read-models', 'src/projections/daemon.ts', /^src\/read-models\/users\/tables\.ts$/],
+      ['cache-knows-no-read-model', 'src/read-models/cache/view-cache.ts', /^src\/read-models\/users\/tables\.ts$/],
+      ['cache-knows-no-read-model', 'src/read-models/cache/view-cache.ts', /^src\/read-models\/registry\.ts$/],
     ];
 
     let dir: string;

@@ -8,22 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customer } from '../support/auth.js';
 import { addProduct, placeOrder, registerUser } from '../support/operations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { sample } from '../support/metrics.js';
 import { record, wsClient } from '../support/ws.js';
-
-/** The value of one sample (exact label set), or undefined. */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  const wanted = Object.entries(labels)
-    .map(([k, v]) => `${k}="${v}"`)
-    .sort()
-    .join(',');
-  for (const line of text.split('\n')) {
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const have = (match[2] ?? '').split(',').filter(Boolean).sort().join(',');
-    if (have === wanted) return Number(match[3]);
-  }
-  return undefined;
-}
 
 async function scrape(server: TestServer): Promise<string> {
   const res = await fetch(new URL('/metrics', server.url));
@@ -91,6 +77,44 @@ describe('metrics', () => {
     } finally {
       await client.dispose();
     }
+  });
+});
+
+describe('cache metrics', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server?.stop());
+
+  it('count hits, misses and invalidations per layer and view, and the entries and bytes held', async () => {
+    const delta = async (step: () => Promise<unknown>) => {
+      const before = await scrape(server);
+      await step();
+      const after = await scrape(server);
+      return (name: string, labels: Record<string, string>) => (sample(after, name, labels) ?? 0) - (sample(before, name, labels) ?? 0);
+    };
+    const memory = { layer: 'memory', view: 'users' };
+    // The payload's entity is read once the projection has it: a miss, which fills the cache.
+    let userId = '';
+    let d = await delta(async () => ({ userId } = await registerUser(server, 'Barbara')));
+    expect(d('orders_cache_misses_total', memory)).toBe(1);
+    d = await delta(() => server.ok('query($id: ID!) { user(id: $id) { name } }', { id: userId }));
+    expect(d('orders_cache_hits_total', memory)).toBe(1);
+    expect(d('orders_cache_misses_total', memory)).toBe(0);
+    // A change invalidates it (and the payload reads it afresh).
+    d = await delta(() =>
+      server.ok('mutation($i: UpdateUserProfileInput!) { updateUserProfile(input: $i) { user { name } } }', {
+        i: { userId, expectedVersion: 1, name: 'Barbara L.' },
+      }),
+    );
+    expect(d('orders_cache_invalidations_total', memory)).toBe(1);
+    expect(d('orders_cache_misses_total', memory)).toBe(1);
+    const text = await scrape(server);
+    expect(sample(text, 'orders_cache_entries', { layer: 'memory' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'orders_cache_bytes', { layer: 'memory' })).toBeGreaterThan(50);
+    // No Redis configured: no figures for it.
+    expect(sample(text, 'orders_cache_entries', { layer: 'redis' })).toBeUndefined();
   });
 });
 

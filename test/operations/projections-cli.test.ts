@@ -10,6 +10,7 @@ import type { StoredEvent } from '../../src/eventlog/types.js';
 import { runScript } from '../support/cli.js';
 import { addProduct, registerUser, transition } from '../support/operations.js';
 import { ReplayDatabase, expectSameReadModels, readModelSnapshot, waitUntilCaughtUp } from '../support/replay.js';
+import { sample, scrapeMetrics } from '../support/metrics.js';
 import { startTestServer, testDbKind, type TestServer } from '../support/server.js';
 
 const postgres = testDbKind() === 'postgres';
@@ -75,6 +76,8 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
       }
     })();
 
+    const flushes = async () => sample(await scrapeMetrics(server.url), 'orders_cache_flushes_total', { layer: 'memory' }) ?? 0;
+    const flushedBefore = await flushes();
     const run = await cli(server.database, 'rebuild', 'orders');
     reading = false;
     writing = false;
@@ -87,6 +90,8 @@ describe.runIf(postgres)('npm run projections -- rebuild', () => {
     await waitUntilCaughtUp(server);
     expect((await server.ok('{ orders(pageSize: 1) { total } }')).orders.total).toBe(total + placed);
     expectSameReadModels(await replay.replayFrom(server.app.db.prisma, { batchSize: 500 }), await readModelSnapshot(server.app.readDb.prisma));
+    // The rebuild told the server, which dropped what it cached of the orders (the rebuilt views may differ).
+    await expect.poll(flushes).toBeGreaterThan(flushedBefore);
     // The live projector took over from the rebuilt checkpoint without a dead letter or a stall.
     for (const p of (await server.ok('{ projections { name status deadLetterCount } }')).projections) {
       expect(p).toMatchObject({ status: 'RUNNING', deadLetterCount: 0 });

@@ -19,9 +19,10 @@ async function legacyDatabase(): Promise<{ database: TestDatabase; userId: strin
   const userId = randomUUID();
   await withPgClient(database.databaseUrl!, async (c) => {
     await c.query(`DELETE FROM _prisma_migrations`);
-    // What came after the split (the read set's change_trace_context) was never in the single history.
+    // What came after the split (the read set's change_trace_context and product_view_position) was never in the single history.
     await c.query(`ALTER TABLE order_view_change DROP COLUMN trace_context`);
     await c.query(`ALTER TABLE user_view_change DROP COLUMN trace_context`);
+    await c.query(`DROP INDEX product_view_last_tx_last_pos_idx`);
     for (const name of LEGACY_MIGRATIONS) {
       await c.query(
         `INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, finished_at, applied_steps_count)

@@ -246,6 +246,8 @@ function withoutPassword(url: string): string {
 export interface ReadSession {
   readonly db: SqlClient;
   require(lsn: bigint | undefined | (() => Promise<bigint | undefined>)): Promise<void>;
+  /** Resolves once every `require` so far is met (rejects as the statements after it would). */
+  ready(): Promise<void>;
 }
 
 /**
@@ -275,6 +277,7 @@ export function readSession(router: ReplicaRouter | undefined, primary: SqlClien
       $queryRaw: <T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => run((db) => db.$queryRaw<T>(query, ...values)),
       $executeRaw: (query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => run((db) => db.$executeRaw(query, ...values)),
     },
+    ready: () => pending,
     require(lsn) {
       pending = pending.then(async () => {
         const position = typeof lsn === 'function' ? await lsn() : lsn;

@@ -29,13 +29,14 @@ const historyRow = (v: OrderView, event: StoredEvent) => ({
 /**
  * Orders not loaded in this batch, renamed set-wise: their history rows
  * first (from the rows as they were, one per rename and order), then the rows.
- * The guard on the row's cursor makes a replayed rename a no-op.
+ * The guard on the row's cursor makes a replayed rename a no-op. Returns the
+ * ids of the orders it renamed.
  */
 async function renameUnloaded(
   tx: ReadModelTx,
   renames: ReadonlyArray<{ customer: Customer; event: StoredEvent }>,
   loaded: readonly string[],
-): Promise<void> {
+): Promise<string[]> {
   const rows = renames.map(({ customer, event }) => ({
     user_id: customer.id, name: customer.name, email: customer.email,
     tx: event.cursor.tx.toString(), pos: event.cursor.pos.toString(), trace_context: traceOf(event),
@@ -57,10 +58,12 @@ async function renameUnloaded(
     FROM order_view o JOIN ${renamesOf(history)} ON o.user_id = x.user_id
     WHERE ${unloaded}
     ON CONFLICT DO NOTHING`;
-  await tx.$executeRaw`
+  const renamed = await tx.$queryRaw<Array<{ id: string }>>`
     UPDATE order_view o SET user_name = x.name, user_email = x.email, last_tx = x.tx, last_pos = x.pos
     FROM ${renamesOf(lastPerCustomer)}
-    WHERE o.user_id = x.user_id AND ${unloaded}`;
+    WHERE o.user_id = x.user_id AND ${unloaded}
+    RETURNING o.id::text AS id`;
+  return renamed.map((r) => r.id);
 }
 
 /**
@@ -132,12 +135,13 @@ export const ordersProjection: Projection = {
     }
 
     // The loaded orders were renamed in memory; the others set-wise.
-    if (renames.length > 0) await renameUnloaded(tx, renames, [...views.keys()]);
+    const renamed = renames.length > 0 ? await renameUnloaded(tx, renames, [...views.keys()]) : [];
     // One statement for the rest (the three touch different rows, and none the renamed ones).
     await writeAll(tx, [
       upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => customers.get(id)!)),
       upsertStatement(ORDER_VIEW, [...changedOrders].map((id) => views.get(id)!)),
       appendStatement(ORDER_VIEW_CHANGE, history),
     ]);
+    return [...changedOrders, ...renamed];
   },
 };

@@ -18,5 +18,6 @@ export const productsProjection: Projection = {
     const views = new Map((await productsByIds(tx, unique(relevant.map((e) => e.aggregateId)))).map((v) => [v.id, v]));
     const changed = evolveAll(views, relevant, (e) => e.aggregateId, evolveProductView);
     await writeAll(tx, [upsertStatement(PRODUCT_VIEW, [...changed].map((id) => views.get(id)!))]);
+    return [...changed];
   },
 };

@@ -84,5 +84,6 @@ export const usersProjection: Projection = {
         history.map(({ view: v, event }) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v), traceContext: traceOf(event) })),
       ),
     ]);
+    return [...changedUsers];
   },
 };
