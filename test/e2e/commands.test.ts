@@ -15,7 +15,9 @@ import {
 
 let server: TestServer;
 beforeAll(async () => {
-  server = await startTestServer();
+  // The daemon takes its leases at start and would then restart, within LEASE_RETRY_MS, a projector a test stopped
+  // (the lag test below stops one on purpose): not during this file.
+  server = await startTestServer({ LEASE_RETRY_MS: 600_000 });
 });
 afterAll(() => server?.stop());
 
