@@ -10,7 +10,9 @@ import {
   getVariableValues,
   isListType,
   isObjectType,
+  Kind,
   specifiedRules,
+  visit,
   type DocumentNode,
   type GraphQLOutputType,
   type GraphQLSchema,
@@ -148,6 +150,66 @@ export function allValidationRules(limits: OperationLimits): ValidationRule[] {
   return [...specifiedRules, ...limitRules(limits)];
 }
 
+/** The arguments the estimator reads (listEstimator), and `if` of @include/@skip, which decides what is counted. */
+const PRICED_ARGUMENTS = new Set(['pageSize', 'first', 'last']);
+/** Distinct pricing inputs remembered per document (a document's page sizes rarely vary more). */
+const COSTS_PER_DOCUMENT = 64;
+
+interface DocumentPricing {
+  /** Variables whose values the cost depends on. */
+  readonly pricing: readonly string[];
+  /** Every variable declared: one sent as null (or left out) can make an argument fail to coerce, which the estimate reports. */
+  readonly declared: readonly string[];
+  readonly costs: Map<string, number>;
+}
+const pricingByDocument = new WeakMap<DocumentNode, DocumentPricing>();
+
+function pricingOf(document: DocumentNode): DocumentPricing {
+  let pricing = pricingByDocument.get(document);
+  if (!pricing) {
+    const priced = new Set<string>();
+    const declared = new Set<string>();
+    visit(document, {
+      VariableDefinition: (node) => void declared.add(node.variable.name.value),
+      Field: (node) => {
+        for (const arg of node.arguments ?? []) if (PRICED_ARGUMENTS.has(arg.name.value) && arg.value.kind === Kind.VARIABLE) priced.add(arg.value.name.value);
+      },
+      Directive: (node) => {
+        for (const arg of node.arguments ?? []) if (arg.name.value === 'if' && arg.value.kind === Kind.VARIABLE) priced.add(arg.value.name.value);
+      },
+    });
+    pricing = { pricing: [...priced], declared: [...declared], costs: new Map() };
+    pricingByDocument.set(document, pricing);
+  }
+  return pricing;
+}
+
+/**
+ * The cost of `document` with these variables, estimated once per pricing
+ * input: the operation, the values of the variables the estimate reads, and
+ * which variables are null or missing. Everything else (an id, an input
+ * object) changes nothing the estimator counts. Estimating walks the whole
+ * operation with type information, about a tenth of a small query's CPU;
+ * documents are the parsed ones of Apollo's document store, the same object
+ * for the same text. Only estimates that succeed are remembered.
+ */
+function knownCost(
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName: string | undefined | null,
+  estimate: () => number,
+): number {
+  const { pricing, declared, costs } = pricingOf(document);
+  const key = JSON.stringify([operationName ?? null, pricing.map((name) => variables?.[name] ?? null), declared.filter((name) => variables?.[name] == null)]);
+  let cost = costs.get(key);
+  if (cost === undefined) {
+    cost = estimate();
+    if (costs.size >= COSTS_PER_DOCUMENT) costs.clear();
+    costs.set(key, cost);
+  }
+  return cost;
+}
+
 /**
  * Refuses an operation whose estimated cost is above the limit, saying by how
  * much, and one whose cost cannot be estimated: an argument that does not
@@ -166,7 +228,7 @@ export function checkCost(
 ): void {
   let cost: number;
   try {
-    cost = estimateCost(schema, document, variables, operationName);
+    cost = knownCost(document, variables, operationName, () => estimateCost(schema, document, variables, operationName));
   } catch (error) {
     if (!variablesCoerce(schema, document, variables, operationName)) return;
     // Anything but graphql's own complaint about the request is a fault of ours: an internal error.

@@ -13,6 +13,7 @@
  * appended, "refused" means the event log did not grow. Defaults, and the
  * real operations under them: default-limits.test.ts.
  */
+import { randomUUID } from 'node:crypto';
 import { Lexer, Source, TokenKind } from 'graphql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, bearer } from '../support/auth.js';
@@ -224,6 +225,23 @@ describe('cost, other ways to give a page size', () => {
     const over = await get(50);
     expect(over.status).toBe(400);
     expect(codesOf(over.json)).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('one document, its page size in a variable: each request priced by its own value (the estimate is remembered per value)', async () => {
+    const query = `query Page($size: Int!, $id: ID!) { products(pageSize: $size) { total } product(id: $id) { id } }`; // 1 + size + 2
+    const send = (size: number) => post(server, { query, variables: { size, id: randomUUID() } });
+    expect((await send(47)).json.data).toEqual({ products: { total: expect.any(Number) }, product: null });
+    expect((await send(48)).json.errors[0].message).toMatch(/^Query cost 51 exceeds the limit of 50/);
+    expect((await send(47)).json.data.products.total).toEqual(expect.any(Number));
+    expect(codesOf((await send(48)).json)).toEqual(['QUERY_TOO_COMPLEX']);
+  });
+
+  it('one document, what is counted chosen by @include: priced by the variable each time', async () => {
+    const query = `query Maybe($big: Boolean!) { products(pageSize: 30) { total } more: products(pageSize: 30) @include(if: $big) { total } }`;
+    const send = (big: boolean) => post(server, { query, variables: { big } });
+    expect((await send(false)).json.data.products.total).toEqual(expect.any(Number));
+    expect((await send(true)).json.errors[0].message).toMatch(/^Query cost 62 exceeds the limit of 50/);
+    expect((await send(false)).json.data.more).toBeUndefined();
   });
 
   it('aliases do not multiply past it: two pages of 24 (cost 50) accepted, of 25 (cost 52) refused', async () => {
