@@ -9,7 +9,7 @@
  * bench/results/latest.json. Stops by itself, kills its children and drops
  * its databases. See bench/README.md.
  *
- *   npm run bench [-- --only=commands,queries,cache,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
+ *   npm run bench [-- --only=commands,queries,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
  *   npm run bench -- --profile=<commands|ryw|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
@@ -24,7 +24,7 @@ import WebSocket from 'ws';
 import { createBenchAuth, requestHeaders, serverAuthEnv, useBenchAuth } from './lib/auth.js';
 import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
-import { backendCpu, backendCpuBetween, closePgCpu } from './lib/pg-cpu.js';
+import { backendCpu, backendCpuBetween, closePgCpu, serverCpu } from './lib/pg-cpu.js';
 import { forceGc } from './lib/inspector.js';
 import { body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES, USER } from './lib/operations.js';
 import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
@@ -32,6 +32,7 @@ import { buildWorld, insertEvents, insertWriteModel, withClient, type World } fr
 import { gql, startApiServer, startBaseline, waitForProjections, type RunningServer } from './lib/servers.js';
 import { median, now, summarize, type Summary } from './lib/stats.js';
 import { markdownTable, row, textTable, withRounds, type Row } from './lib/table.js';
+import { PgCluster } from '../test/support/pg-cluster.js';
 import type { LoadConfig, LoadResult } from './load/http-load.js';
 import { formatSummary, summarizeProfile } from './profile/summarize.js';
 
@@ -44,7 +45,7 @@ const args = new Map(
     return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
   }),
 );
-const ALL = ['commands', 'queries', 'cache', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
+const ALL = ['commands', 'queries', 'cache', 'replicas', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
 const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
 const DURATION = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
@@ -120,7 +121,13 @@ async function runLoadOnce(config: LoadConfig): Promise<LoadResult> {
   return JSON.parse(last) as LoadResult;
 }
 
-type Measured = LoadResult & { serverCpuMsPerRequest: number | null; postgresCpuMsPerRequest: number | null; invalid?: string };
+type Measured = LoadResult & {
+  serverCpuMsPerRequest: number | null;
+  postgresCpuMsPerRequest: number | null;
+  /** With Side.pgServers: each server's CPU (all its processes) per request, by name. */
+  pgServerCpuMsPerRequest?: Record<string, number>;
+  invalid?: string;
+};
 
 /**
  * Warm-up, then the measured run. With the server's pid, also its CPU time
@@ -128,13 +135,16 @@ type Measured = LoadResult & { serverCpuMsPerRequest: number | null; postgresCpu
  * load on the machine than throughput. With its database's name, likewise the
  * CPU of that database's PostgreSQL backends: the other half of the machine.
  */
-async function runLoad(config: LoadConfig, serverPid?: number, database?: string): Promise<Measured> {
+async function runLoad(config: LoadConfig, serverPid?: number, database?: string, pgServers: Readonly<Record<string, string>> = {}): Promise<Measured> {
   if (config.warmupSec > 0) await runLoadOnce({ ...config, durationSec: config.warmupSec, warmupSec: 0, recordOrders: false });
+  const servers = Object.entries(pgServers);
   const cpu0 = serverPid ? cpuMs(serverPid) : 0;
   const pg0 = database ? await backendCpu(database) : undefined;
+  const servers0 = await Promise.all(servers.map(([, url]) => serverCpu(url)));
   const result = await runLoadOnce({ ...config, warmupSec: 0 });
   const cpu = serverPid ? cpuMs(serverPid) - cpu0 : 0;
   const pgCpu = database ? backendCpuBetween(pg0!, await backendCpu(database)) : 0;
+  const servers1 = await Promise.all(servers.map(([, url]) => serverCpu(url)));
   const invalid =
     result.failures > 0
       ? failed(`${config.url}: ${result.mismatches} unexpected answers, ${result.non2xx} non-2xx, ${result.errors} errors; e.g. ${result.sampleError ?? ''}`)
@@ -144,6 +154,9 @@ async function runLoad(config: LoadConfig, serverPid?: number, database?: string
     invalid,
     serverCpuMsPerRequest: serverPid && result.requests ? cpu / result.requests : null,
     postgresCpuMsPerRequest: database && result.requests ? pgCpu / result.requests : null,
+    ...(servers.length && result.requests
+      ? { pgServerCpuMsPerRequest: Object.fromEntries(servers.map(([name], i) => [name, (servers1[i]! - servers0[i]!) / result.requests])) }
+      : {}),
   };
 }
 
@@ -154,6 +167,8 @@ interface Side {
   readonly config: LoadConfig;
   readonly pid: number;
   readonly database?: string;
+  /** Whole PostgreSQL servers whose CPU per request is reported (Measured.pgServerCpuMsPerRequest), by name. */
+  readonly pgServers?: Readonly<Record<string, string>>;
 }
 
 interface Rounds {
@@ -181,6 +196,9 @@ function medianRun(runs: readonly Measured[]): Measured {
     latencyMs: { count: typical.latencyMs.count, p50: latency('p50'), p90: latency('p90'), p99: latency('p99'), max: latency('max'), mean: latency('mean') },
     serverCpuMsPerRequest: m((r) => r.serverCpuMsPerRequest),
     postgresCpuMsPerRequest: m((r) => r.postgresCpuMsPerRequest),
+    ...(typical.pgServerCpuMsPerRequest
+      ? { pgServerCpuMsPerRequest: Object.fromEntries(Object.keys(typical.pgServerCpuMsPerRequest).map((k) => [k, m((r) => r.pgServerCpuMsPerRequest?.[k] ?? null) ?? NaN])) }
+      : {}),
     errors: sum((r) => r.errors),
     non2xx: sum((r) => r.non2xx),
     mismatches: sum((r) => r.mismatches),
@@ -203,7 +221,7 @@ async function measureAlternating(
   const runs: Measured[][] = sides.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, side] of sides.entries()) {
-      const r = await runLoad(side.config, side.pid, side.database);
+      const r = await runLoad(side.config, side.pid, side.database, side.pgServers);
       log(`  ${name} round ${round}/${ROUNDS}  ${side.label.padEnd(4)} ${brief(r)}`);
       runs[i]!.push(r);
       await afterEach?.(side.label);
@@ -611,6 +629,228 @@ async function dropRedisKeys(): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+// ───────────── 2c. read database and replicas ─────────────
+
+/** Private PostgreSQL clusters of the replicas scenario (destroyed by cleanup, also on failure). */
+const clusters: PgCluster[] = [];
+
+/** Histogram sums and counts of the replica waits (`orders_read_replica_wait_seconds`) from a server's /metrics, by source. */
+async function replicaWaits(url: string): Promise<Record<'replica' | 'primary', { count: number; sum: number }>> {
+  const text = await (await fetch(new URL('/metrics', url))).text();
+  const value = (name: string, source: string) =>
+    Number(text.split('\n').find((l) => l.startsWith(`${name}{source="${source}"}`))?.split(' ').pop() ?? 0);
+  const of = (source: string) => ({ count: value('orders_read_replica_wait_seconds_count', source), sum: value('orders_read_replica_wait_seconds_sum', source) });
+  return { replica: of('replica'), primary: of('primary') };
+}
+
+interface TableSize {
+  readonly table: string;
+  readonly rows: number;
+  /** Table, indexes and TOAST (pg_total_relation_size). */
+  readonly bytes: number;
+}
+
+/** Each table of a database's public schema with its rows and bytes on disk, largest first (after VACUUM, so the counts are exact). */
+async function tableSizes(url: string): Promise<TableSize[]> {
+  return withClient(url, async (client) => {
+    await client.query('VACUUM ANALYZE');
+    const { rows: tables } = await client.query<{ table: string; bytes: string }>(
+      `SELECT c.relname AS table, pg_total_relation_size(c.oid)::text AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname <> '_prisma_migrations' ORDER BY pg_total_relation_size(c.oid) DESC`,
+    );
+    const sizes: TableSize[] = [];
+    for (const t of tables) {
+      const { rows } = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM "${t.table}"`);
+      sizes.push({ table: t.table, rows: Number(rows[0]!.n), bytes: Number(t.bytes) });
+    }
+    return sizes;
+  });
+}
+
+/** An answer without its log positions ("tx:pos"), which differ between two databases holding the same events. */
+const withoutPositions = (answer: string) => answer.replace(/"position":"\d+:\d+"/g, '"position":"…"');
+
+/**
+ * Queries with the read models on the write database (the default), on a
+ * read database of their own, and on a read database with one streaming
+ * replica serving them; then what read-your-writes pays with the replica.
+ *
+ * Everything on a private cluster made from this machine's server binaries
+ * and a standby of it (`pg_basebackup -R`, test/support/pg-cluster.ts), so
+ * each server's CPU is measured apart: all of its processes (backends, WAL
+ * sender and receiver, the standby's replay). Each setup has databases of
+ * its own holding the same events (answers are compared without their log
+ * positions, which differ between databases), so only the setup measured
+ * has work to do. The cache is off: with
+ * it, reads by id are answered in process and its misses read the primary.
+ */
+async function replicas(fixture: Fixture) {
+  log('replicas: a private PostgreSQL cluster; one database, a write database and two read databases on it');
+  const primary = await PgCluster.create();
+  clusters.push(primary);
+  const single = (await primary.createTestDatabase('both')).databaseUrl!;
+  const writeOwn = (await primary.createTestDatabase('write')).databaseUrl!;
+  const readOwn = (await primary.createTestDatabase('read')).databaseUrl!;
+  const writeReplicated = (await primary.createTestDatabase('write')).databaseUrl!;
+  const readReplicated = (await primary.createTestDatabase('read')).databaseUrl!;
+  for (const url of [single, writeOwn, writeReplicated]) {
+    await withClient(url, async (client) => {
+      await insertWriteModel(client, fixture.world);
+      await insertEvents(client, fixture.world.events);
+      await client.query('ANALYZE');
+    });
+  }
+  log('replicas: a streaming standby of it (pg_basebackup -R)');
+  const standby = await primary.createStandby();
+  clusters.push(standby);
+  const onStandby = (url: string) => url.replace(`:${primary.port}/`, `:${standby.port}/`);
+  const env = { ...serverEnv, CACHE_ENABLED: 'false' };
+  const start = async (label: string, databaseUrl: string, extra: Record<string, string> = {}) => {
+    const server = await startApiServer({ databaseUrl, root: serverRoot, env: { ...env, ...extra } });
+    children.push(server);
+    await waitForProjections(server.url);
+    log(`replicas: ${label} up`);
+    return server;
+  };
+  const one = await start('one database', single);
+  const own = await start('read database of its own', writeOwn, { READ_DATABASE_URL: readOwn });
+  const replicated = await start('read database + replica', writeReplicated, { READ_DATABASE_URL: readReplicated, READ_REPLICA_URLS: onStandby(readReplicated) });
+  const servers = { primary: primary.url(), replica: standby.url() };
+  const sides = [
+    { key: 'one', label: 'one database', server: one, database: dbName(single) },
+    { key: 'own', label: 'read database of its own', server: own, database: dbName(readOwn) },
+    { key: 'replica', label: 'read database + 1 replica', server: replicated, database: dbName(readReplicated) },
+  ] as const;
+  const out: Record<string, unknown> = {};
+  const connections = 16;
+
+  for (const [name, bodies] of [
+    ['order(id)', fixture.orderBodies],
+    ['orders(userId, pageSize 20)', fixture.ordersBodies],
+  ] as const) {
+    // Each side is checked against its own answers, and these against each other without positions.
+    const answers = await Promise.all(sides.map((s) => answersOf(s.server.url, bodies)));
+    let invalid: string | undefined;
+    for (const [i, side] of sides.entries()) {
+      const differ = Object.keys(answers[0]!).filter(
+        (k) => withoutPositions(answers[0]![k]!) !== withoutPositions(answers[i]![k]!) || !answers[i]![k]!.startsWith('{"data":') || answers[i]![k]!.includes('"errors"'),
+      );
+      if (differ.length) invalid ??= failed(`replicas ${name}, ${side.label}: ${differ.length} of ${bodies.length} answers differ from one database's`);
+    }
+    // Where the queries went: the standby's counters must move for the replicated side only.
+    const standbyXacts = async () =>
+      withClient(onStandby(readReplicated), async (c) => Number((await c.query<{ n: string }>('SELECT xact_commit::text AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0]!.n));
+    const xacts0 = await standbyXacts();
+    log(`replicas: ${name} at concurrency ${connections}, the three setups alternately`);
+    noteLoad(`replicas ${name}`);
+    const results = await measureAlternating(
+      `replicas ${name}`,
+      sides.map((s, i) => ({
+        label: s.label,
+        config: { url: s.server.url, connections, durationSec: DURATION, warmupSec: WARMUP, bodies, verify: { answers: answers[i]! } },
+        pid: s.server.pid,
+        pgServers: servers,
+      })),
+    );
+    const standbyTransactions = (await standbyXacts()) - xacts0;
+    const requestsOnReplicated = results[2]!.runs.reduce((n, r) => n + r.requests, 0);
+    if (standbyTransactions < requestsOnReplicated / 2) {
+      invalid ??= failed(`replicas ${name}: the standby committed ${standbyTransactions} transactions for ${requestsOnReplicated} requests: the queries did not go there`);
+    }
+    const base = results[0]!;
+    const scenario = `read database ${name} c=${connections} (no cache)`;
+    rows.push(
+      ...scenarioRows(
+        [row(scenario, 'one database: throughput', 'q/s', base.median.rps, null, undefined, 'the baseline of the rows below'),
+          row(scenario, 'one database: PostgreSQL CPU per query', 'ms', base.median.pgServerCpuMsPerRequest?.primary, null, undefined, 'the whole server')],
+        { spread: { ours: base.spread, baseline: base.spread }, invalid: invalid ?? base.invalid },
+      ),
+    );
+    for (const [i, side] of sides.entries()) {
+      if (i === 0) continue;
+      const r = results[i]!;
+      rows.push(
+        ...scenarioRows(
+          [
+            row(scenario, `${side.label}: throughput`, 'q/s', r.median.rps, base.median.rps),
+            row(scenario, `${side.label}: latency p50`, 'ms', r.median.latencyMs.p50, base.median.latencyMs.p50),
+            row(scenario, `${side.label}: latency p99`, 'ms', r.median.latencyMs.p99, base.median.latencyMs.p99),
+            row(scenario, `${side.label}: server CPU per query`, 'ms', r.median.serverCpuMsPerRequest, base.median.serverCpuMsPerRequest, undefined, 'Node process only'),
+            row(scenario, `${side.label}: primary's CPU per query`, 'ms', r.median.pgServerCpuMsPerRequest?.primary, base.median.pgServerCpuMsPerRequest?.primary, undefined, 'the whole server'),
+            ...(side.key === 'replica'
+              ? [row(scenario, `${side.label}: replica's CPU per query`, 'ms', r.median.pgServerCpuMsPerRequest?.replica, null, undefined,
+                  `the whole standby; ${standbyTransactions.toLocaleString('en-US')} transactions there for ${requestsOnReplicated.toLocaleString('en-US')} requests`)]
+              : []),
+          ],
+          { spread: { ours: r.spread, baseline: base.spread }, invalid: invalid ?? r.invalid ?? base.invalid },
+        ),
+      );
+    }
+    out[name] = {
+      answersChecked: bodies.length,
+      standbyTransactions,
+      requestsOnReplicated,
+      ...Object.fromEntries(sides.map((s, i) => [s.key, { median: strip(results[i]!.median), rounds: results[i]!.runs.map((r) => r.rps) }])),
+    };
+  }
+
+  // Read-your-writes: placeOrder with its entity, on the read database alone and with the replica.
+  const rywBody = fixture.placeBody.replace(JSON.stringify(PLACE_ORDER), JSON.stringify(PLACE_ORDER_READ_YOUR_WRITES));
+  for (const rywConnections of [1, 16]) {
+    log(`replicas: placeOrder with its entity at concurrency ${rywConnections}, without and with the replica alternately`);
+    noteLoad(`replicas read-your-writes c=${rywConnections}`);
+    const waits0 = await replicaWaits(replicated.url);
+    const [alone, withReplica] = await measureAlternating(
+      `replicas ryw c=${rywConnections}`,
+      [own, replicated].map((server, i) => ({
+        label: i === 0 ? 'read database' : 'with replica',
+        config: { url: server.url, connections: rywConnections, durationSec: DURATION, warmupSec: WARMUP, body: rywBody, verify: PLACED_AND_READ },
+        pid: server.pid,
+        pgServers: servers,
+      })),
+      (label) => waitForProjections(label === 'read database' ? own.url : replicated.url),
+    );
+    const waits1 = await replicaWaits(replicated.url);
+    const onReplica = waits1.replica.count - waits0.replica.count;
+    const onPrimary = waits1.primary.count - waits0.primary.count;
+    const meanWaitMs = onReplica + onPrimary > 0 ? (1000 * (waits1.replica.sum - waits0.replica.sum + waits1.primary.sum - waits0.primary.sum)) / (onReplica + onPrimary) : null;
+    if (onReplica === 0) failed(`replicas ryw c=${rywConnections}: no read-your-writes read went to the replica`);
+    const scenario = `read database + replica: placeOrder with entity c=${rywConnections}`;
+    const a = alone!.median;
+    const w = withReplica!.median;
+    rows.push(
+      ...scenarioRows(
+        [
+          row(scenario, 'throughput', 'cmd/s', w.rps, a.rps, undefined, 'baseline: the read database without replica'),
+          row(scenario, 'latency p50', 'ms', w.latencyMs.p50, a.latencyMs.p50, undefined, `extra ${(w.latencyMs.p50 - a.latencyMs.p50).toFixed(2)} ms`),
+          row(scenario, 'latency p99', 'ms', w.latencyMs.p99, a.latencyMs.p99, undefined, `extra ${(w.latencyMs.p99 - a.latencyMs.p99).toFixed(2)} ms`),
+          row(scenario, 'wait for the replica (server, mean)', 'ms', meanWaitMs, null, undefined,
+            `${onReplica.toLocaleString('en-US')} reads on the replica, ${onPrimary.toLocaleString('en-US')} fell back to the primary`),
+          row(scenario, "primary's CPU per command", 'ms', w.pgServerCpuMsPerRequest?.primary, a.pgServerCpuMsPerRequest?.primary, undefined, 'the whole server: command, projections, reads'),
+          row(scenario, "replica's CPU per command", 'ms', w.pgServerCpuMsPerRequest?.replica, a.pgServerCpuMsPerRequest?.replica, undefined, 'replaying all of it, and the reads'),
+        ],
+        { spread: { ours: withReplica!.spread, baseline: alone!.spread }, invalid: withReplica!.invalid ?? alone!.invalid },
+      ),
+    );
+    out[`readYourWrites c=${rywConnections}`] = {
+      readDatabase: { median: strip(a), rounds: alone!.runs.map((r) => r.rps) },
+      withReplica: { median: strip(w), rounds: withReplica!.runs.map((r) => r.rps) },
+      replicaWaits: { onReplica, onPrimary, meanWaitMs },
+    };
+  }
+  out.sizes = { write: await tableSizes(writeOwn), read: await tableSizes(readOwn) };
+  for (const [database, tables] of Object.entries(out.sizes as Record<string, TableSize[]>)) {
+    for (const t of tables) {
+      if (t.rows > 0) rows.push(row(`${database} database: size on disk`, `${t.table}: bytes per row`, 'B', t.bytes / t.rows, null, undefined, `${t.rows.toLocaleString('en-US')} rows, ${(t.bytes / 2 ** 20).toFixed(1)} MiB with indexes`));
+    }
+  }
+  details.replicas = out;
+  for (const s of sides) await s.server.stop();
+  await closePgCpu(Object.values(servers));
+  await standby.destroy();
+  await primary.destroy();
 }
 
 // ───────────── 2b. cursor pagination ─────────────
@@ -1035,6 +1275,7 @@ async function main() {
       if (only.has('cache')) await cacheScenario(fixture, rawQueries);
       await rawQueries.stop();
     }
+    if (only.has('replicas')) await replicas(fixture);
     if (only.has('cursors')) await cursors(fixture);
     if (only.has('fanout')) await fanout(fixture);
     if (api) {
@@ -1091,6 +1332,7 @@ async function cleanup() {
     await Promise.all(children.map((c) => c.stop().catch(() => undefined)));
     await killAll();
     await closePgCpu();
+    for (const cluster of clusters) await cluster.destroy().catch(() => undefined);
     if (only.has('cache')) await dropRedisKeys().catch((error: unknown) => log(`could not delete the bench's Redis keys: ${String(error)}`));
     await dbs.dropAll().catch((error: unknown) => log(`could not drop the bench databases: ${String(error)}`));
   })();

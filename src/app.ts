@@ -83,18 +83,21 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // Projectors read the log on the write database and commit views and checkpoints on the read database.
   const reader = new EventLogReader(db.sql);
   const read = readModel(readDb.sql, reader, names);
+  const metrics = new Metrics({
+    projections: () => read.projections(), openSubscriptions: () => hub.size, cache: () => cache.stats(), replicas: () => router?.status() ?? [],
+  });
   // Read replicas of the read database: queries and subscription reads go there (none: the read database).
   const router = config.READ_REPLICA_URLS.length
     ? new ReplicaRouter(readDb.sql, config.READ_REPLICA_URLS, {
         maxLagMs: config.READ_REPLICA_MAX_LAG_MS, checkIntervalMs: config.READ_REPLICA_CHECK_MS, waitMs: config.READ_REPLICA_WAIT_MS,
         poolSize: config.DB_POOL_SIZE, connectTimeoutMs: config.DB_CONNECT_TIMEOUT_MS, onQuery: options.onQuery,
         onError: (replica, err) => logger.debug({ err, replica }, 'read replica check failed; skipping it'),
+        onCovered: (seconds, source) => metrics.replicaWaited(seconds, source),
       })
     : undefined;
   await router?.start();
   /** A read-database WAL position at or after everything committed there so far (undefined without replicas, or if it cannot be read). */
   const readPosition = async () => (router ? await router.primaryPosition().catch(() => undefined) : undefined);
-  const metrics = new Metrics({ projections: () => read.projections(), openSubscriptions: () => hub.size, cache: () => cache.stats() });
   // Misses are read on the read primary: a replica may not have replayed the checkpoint a fill is stamped with.
   const { cache, redis } = openCache(config, readDb.sql, logger, metrics, {
     known: (name) => progress.current(name),

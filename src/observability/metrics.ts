@@ -11,6 +11,8 @@ export interface MetricsSources {
   >;
   /** Subscriptions open in this process. */
   readonly openSubscriptions: () => number;
+  /** Each read replica as its last check saw it (none without READ_REPLICA_URLS). */
+  readonly replicas?: () => ReadonlyArray<{ name: string; usable: boolean; lagMs: number }>;
   /** Each cache layer's entries and bytes (the in-process layer's own count; Redis's server figures). */
   readonly cache?: () => Promise<Partial<Record<CacheLayerName, { entries: number; bytes: number }>>>;
 }
@@ -72,6 +74,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly replicaWait = new Histogram({
+    name: 'orders_read_replica_wait_seconds',
+    help: 'How long a read that must see a position (read-your-writes, x-min-position) waited for a replica, by where it then read (replica, or primary when the wait ran out or none was usable).',
+    labelNames: ['source'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources) {
     collectDefaultMetrics({ register: this.registry });
     type Status = Awaited<ReturnType<MetricsSources['projections']>>[number];
@@ -107,6 +117,21 @@ export class Metrics {
       });
     cacheGauge('orders_cache_entries', 'Entries a cache layer holds (for redis: the keys of its database, DBSIZE).', (s) => s.entries);
     cacheGauge('orders_cache_bytes', 'Bytes a cache layer holds (memory: the entries\' JSON size; redis: used_memory of the server).', (s) => s.bytes);
+    const replicaGauge = (name: string, help: string, value: (r: { usable: boolean; lagMs: number }) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['replica'] as const,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          for (const r of sources.replicas?.() ?? []) this.set({ replica: r.name }, value(r));
+        },
+      });
+    replicaGauge('orders_read_replica_usable', '1 while a read replica is used (reachable, a standby, within READ_REPLICA_MAX_LAG_MS), else 0.', (r) => (r.usable ? 1 : 0));
+    replicaGauge('orders_read_replica_lag_seconds', 'How far a read replica\'s replay was behind the read primary at its last check (-1: unreachable).', (r) =>
+      Number.isFinite(r.lagMs) ? r.lagMs / 1000 : -1,
+    );
     new Gauge({
       name: 'orders_subscriptions_open',
       help: 'Subscriptions open in this process.',
@@ -135,6 +160,11 @@ export class Metrics {
     fallbacks: (view, n) => this.cacheFallbacks.inc({ layer: 'redis', view }, n),
     flushed: (layer) => this.cacheFlushes.inc({ layer }),
   };
+
+  /** A read that must see a position found its source after `seconds` (ReplicaRouter's onCovered). */
+  replicaWaited(seconds: number, source: 'replica' | 'primary'): void {
+    this.replicaWait.observe({ source }, seconds);
+  }
 
   messageSent(): void {
     this.messagesSent.inc();

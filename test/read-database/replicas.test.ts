@@ -16,6 +16,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withPgClient } from '../../src/infrastructure/db/pg-admin.js';
+import { sample, scrapeMetrics } from '../support/metrics.js';
 import { PgCluster } from '../support/pg-cluster.js';
 import { startTestServer, testDbKind, type GraphQLResponse, type TestServer } from '../support/server.js';
 
@@ -76,11 +77,26 @@ describe.skipIf(testDbKind() !== 'postgres')('read replicas', () => {
       (await server.gql(USER, { id: streamedId })).data?.user ?? undefined,
     );
 
+    // /metrics: read-your-writes found the standby had replayed its commit; the standby is in use.
+    const waits = async () => {
+      const text = await scrapeMetrics(server.url);
+      const count = (source: string) => sample(text, 'orders_read_replica_wait_seconds_count', { source }) ?? 0;
+      return { replica: count('replica'), primary: count('primary'), text };
+    };
+    const beforePause = await waits();
+    expect(beforePause.replica).toBeGreaterThanOrEqual(1);
+    expect(sample(beforePause.text, 'orders_read_replica_usable', { replica: standbyUrl })).toBe(1);
+    expect(sample(beforePause.text, 'orders_read_replica_lag_seconds', { replica: standbyUrl })).toBeLessThan(MAX_LAG_MS / 1000);
+
     await onStandby(`SELECT pg_wal_replay_pause()`);
     try {
       const started = Date.now();
       const during = await register(server, 'Paused');
       const waited = Date.now() - started;
+      // … and this one waited the bound, then went to the primary.
+      const afterPause = await waits();
+      expect(afterPause.primary - beforePause.primary).toBe(1);
+      expect(afterPause.replica - beforePause.replica).toBe(0);
       const pausedId: string = during.data.registerUser.userId;
       // Read-your-writes: the standby cannot show it; after the bounded wait the primary does.
       expect(during.data.registerUser.user).toEqual({ id: pausedId, name: 'Paused' });
@@ -101,6 +117,7 @@ describe.skipIf(testDbKind() !== 'postgres')('read replicas', () => {
         (await server.gql(USER, { id: pausedId })).data?.user ?? undefined,
       );
       expect(skipped).toEqual({ id: pausedId, name: 'Paused' });
+      expect(sample(await scrapeMetrics(server.url), 'orders_read_replica_usable', { replica: standbyUrl })).toBe(0);
       expect(await onStandby(`SELECT count(*)::int AS n FROM user_view WHERE id = '${pausedId}'`)).toEqual([{ n: 0 }]);
     } finally {
       await onStandby(`SELECT pg_wal_replay_resume()`);

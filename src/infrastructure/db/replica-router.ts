@@ -29,6 +29,12 @@ export interface ReplicaRouterOptions {
   readonly onQuery?: (sql: string) => void;
   /** A replica's check failed (it is skipped until one succeeds). Must not throw. */
   readonly onError?: (replica: string, error: unknown) => void;
+  /**
+   * A read that must see a WAL position found its source (`covering`): after
+   * how many seconds, and whether a replica had replayed it or the wait ran
+   * out (or no replica was usable) and it goes to the primary. Must not throw.
+   */
+  readonly onCovered?: (seconds: number, source: 'replica' | 'primary') => void;
 }
 
 interface Replica {
@@ -138,19 +144,31 @@ export class ReplicaRouter {
    * replayed it — waiting up to `waitMs` for the one chosen — else the primary.
    */
   async covering(lsn: bigint): Promise<SqlClient> {
-    const needed = lsn > this.floor ? lsn : this.floor;
+    const started = performance.now();
+    const source = await this.find(lsn > this.floor ? lsn : this.floor);
+    this.options.onCovered?.((performance.now() - started) / 1000, source ? 'replica' : 'primary');
+    return source?.sql ?? this.primary;
+  }
+
+  /**
+   * A usable replica that has replayed `needed`: one the last check saw
+   * there, else the next one once it has (asked at once — a streaming
+   * standby on a fast link replays a commit within a millisecond or so — then
+   * every 1, 2, 4, up to 10 ms, until `waitMs` have passed).
+   */
+  private async find(needed: bigint): Promise<Replica | undefined> {
     const ready = this.pick(needed);
-    if (ready) return ready.sql;
+    if (ready) return ready;
     const candidate = this.pick(0n);
-    if (!candidate) return this.primary;
+    if (!candidate) return undefined;
     const deadline = Date.now() + this.waitMs;
-    while (Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
       const replayed = await this.replayed(candidate).catch(() => undefined);
-      if (replayed === undefined) return this.primary;
-      if (replayed >= needed) return candidate.sql;
+      if (replayed === undefined) return undefined;
+      if (replayed >= needed) return candidate;
+      if (Date.now() + pause > deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, pause));
     }
-    return this.primary;
   }
 
   /**
