@@ -637,8 +637,10 @@ async function dropRedisKeys(): Promise<void> {
 const clusters: PgCluster[] = [];
 
 /** Histogram sums and counts of the replica waits (`orders_read_replica_wait_seconds`) from a server's /metrics, by source. */
-async function replicaWaits(url: string): Promise<Record<'replica' | 'primary', { count: number; sum: number }>> {
+async function replicaWaits(url: string): Promise<Record<'replica' | 'primary', { count: number; sum: number }> | undefined> {
   const text = await (await fetch(new URL('/metrics', url))).text();
+  // A server from before the metric (--server-root): not reported.
+  if (!text.includes('orders_read_replica_wait_seconds')) return undefined;
   const value = (name: string, source: string) =>
     Number(text.split('\n').find((l) => l.startsWith(`${name}{source="${source}"}`))?.split(' ').pop() ?? 0);
   const of = (source: string) => ({ count: value('orders_read_replica_wait_seconds_count', source), sum: value('orders_read_replica_wait_seconds_sum', source) });
@@ -813,10 +815,11 @@ async function replicas(fixture: Fixture) {
       (label) => waitForProjections(label === 'read database' ? own.url : replicated.url),
     );
     const waits1 = await replicaWaits(replicated.url);
-    const onReplica = waits1.replica.count - waits0.replica.count;
-    const onPrimary = waits1.primary.count - waits0.primary.count;
-    const meanWaitMs = onReplica + onPrimary > 0 ? (1000 * (waits1.replica.sum - waits0.replica.sum + waits1.primary.sum - waits0.primary.sum)) / (onReplica + onPrimary) : null;
-    if (onReplica === 0) failed(`replicas ryw c=${rywConnections}: no read-your-writes read went to the replica`);
+    const reported = waits0 !== undefined && waits1 !== undefined;
+    const onReplica = reported ? waits1.replica.count - waits0.replica.count : NaN;
+    const onPrimary = reported ? waits1.primary.count - waits0.primary.count : NaN;
+    const meanWaitMs = reported && onReplica + onPrimary > 0 ? (1000 * (waits1.replica.sum - waits0.replica.sum + waits1.primary.sum - waits0.primary.sum)) / (onReplica + onPrimary) : null;
+    if (reported && onReplica === 0) failed(`replicas ryw c=${rywConnections}: no read-your-writes read went to the replica`);
     const scenario = `read database + replica: placeOrder with entity c=${rywConnections}`;
     const a = alone!.median;
     const w = withReplica!.median;
@@ -827,7 +830,7 @@ async function replicas(fixture: Fixture) {
           row(scenario, 'latency p50', 'ms', w.latencyMs.p50, a.latencyMs.p50, undefined, `extra ${(w.latencyMs.p50 - a.latencyMs.p50).toFixed(2)} ms`),
           row(scenario, 'latency p99', 'ms', w.latencyMs.p99, a.latencyMs.p99, undefined, `extra ${(w.latencyMs.p99 - a.latencyMs.p99).toFixed(2)} ms`),
           row(scenario, 'wait for the replica (server, mean)', 'ms', meanWaitMs, null, undefined,
-            `${onReplica.toLocaleString('en-US')} reads on the replica, ${onPrimary.toLocaleString('en-US')} fell back to the primary`),
+            reported ? `${onReplica.toLocaleString('en-US')} reads on the replica, ${onPrimary.toLocaleString('en-US')} fell back to the primary` : 'not reported by this server'),
           row(scenario, "primary's CPU per command", 'ms', w.pgServerCpuMsPerRequest?.primary, a.pgServerCpuMsPerRequest?.primary, undefined, 'the whole server: command, projections, reads'),
           row(scenario, "replica's CPU per command", 'ms', w.pgServerCpuMsPerRequest?.replica, a.pgServerCpuMsPerRequest?.replica, undefined, 'replaying all of it, and the reads'),
         ],
@@ -837,13 +840,14 @@ async function replicas(fixture: Fixture) {
     out[`readYourWrites c=${rywConnections}`] = {
       readDatabase: { median: strip(a), rounds: alone!.runs.map((r) => r.rps) },
       withReplica: { median: strip(w), rounds: withReplica!.runs.map((r) => r.rps) },
-      replicaWaits: { onReplica, onPrimary, meanWaitMs },
+      replicaWaits: reported ? { onReplica, onPrimary, meanWaitMs } : null,
     };
   }
   out.sizes = { write: await tableSizes(writeOwn), read: await tableSizes(readOwn) };
   for (const [database, tables] of Object.entries(out.sizes as Record<string, TableSize[]>)) {
     for (const t of tables) {
-      if (t.rows > 0) rows.push(row(`${database} database: size on disk`, `${t.table}: bytes per row`, 'B', t.bytes / t.rows, null, undefined, `${t.rows.toLocaleString('en-US')} rows, ${(t.bytes / 2 ** 20).toFixed(1)} MiB with indexes`));
+      // Small tables are mostly their first pages: bytes per row says nothing there.
+      if (t.rows >= 1000) rows.push(row(`${database} database: size on disk`, `${t.table}: bytes per row`, 'B', t.bytes / t.rows, null, undefined, `${t.rows.toLocaleString('en-US')} rows, ${(t.bytes / 2 ** 20).toFixed(1)} MiB with indexes`));
     }
   }
   details.replicas = out;
