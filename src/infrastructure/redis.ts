@@ -22,6 +22,8 @@ export function openRedis(url: string, options: RedisClientOptions): Redis {
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     retryStrategy: (times) => Math.min(100 * times, 2000),
+    // The DataLoaders of one request tick (a view's user and products) send their script calls in one write.
+    enableAutoPipelining: true,
   });
   redis.on('error', options.onError);
   return redis;
