@@ -10,7 +10,7 @@
  * its databases. See bench/README.md.
  *
  *   npm run bench [-- --only=commands,queries,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
- *   npm run bench -- --profile=<commands|ryw|queries-order|queries-orders|lag|fanout|rebuild>
+ *   npm run bench -- --profile=<commands|ryw|queries-user|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
 import { execFileSync } from 'node:child_process';
@@ -1206,6 +1206,11 @@ async function profile(fixture: Fixture, target: string) {
       case 'queries-order':
         await runLoad({ url: api.url, ...common, connections: PROFILE_CONNECTIONS, bodies: fixture.orderBodies, verify: { answers: await answersOf(api.url, fixture.orderBodies) } });
         break;
+      case 'queries-user': {
+        const bodies = zipfBodies(fixture.queryUserIds, (id) => body(USER, { id }));
+        await runLoad({ url: api.url, ...common, connections: PROFILE_CONNECTIONS, bodies, verify: { answers: await answersOf(api.url, [...new Set(bodies)]) } });
+        break;
+      }
       case 'queries-orders':
         await runLoad({ url: api.url, ...common, connections: PROFILE_CONNECTIONS, bodies: fixture.ordersBodies, verify: { answers: await answersOf(api.url, fixture.ordersBodies) } });
         break;
