@@ -60,7 +60,10 @@ function readBody(req: http.IncomingMessage): Promise<any> {
   });
 }
 
-async function placeOrder(input: { userId: string; items: Array<{ productId: string; quantity: number }> }, notify: boolean) {
+type OrderInput = { userId: string; items: Array<{ productId: string; quantity: number }> };
+
+/** The API's input rules for placeOrder (one user, 1–100 distinct products, quantities 1–10,000): its items, or BadInput. */
+function validItems(input: OrderInput): OrderInput['items'] {
   const items = input?.items ?? [];
   if (!UUID.test(input?.userId ?? '') || items.length < 1 || items.length > 100) throw new BadInput('bad input');
   const seen = new Set<string>();
@@ -69,14 +72,11 @@ async function placeOrder(input: { userId: string; items: Array<{ productId: str
     if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > 10_000) throw new BadInput('bad quantity');
     seen.add(item.productId);
   }
-  const [user, products] = await Promise.all([
-    pool.query('SELECT id FROM users WHERE id = $1', [input.userId]),
-    pool.query<{ id: string; name: string; price: string }>('SELECT id, name, price::text FROM products WHERE id = ANY($1::uuid[])', [
-      items.map((i) => i.productId),
-    ]),
-  ]);
-  if (user.rowCount === 0) throw new BadInput('user not found');
-  const catalog = new Map(products.rows.map((p) => [p.id, p]));
+  return items;
+}
+
+/** Each line priced from the catalog as the API prices it (cents, no floats), and the order's total in cents. */
+function priceLines(items: OrderInput['items'], catalog: Map<string, { id: string; name: string; price: string }>) {
   let total = 0n;
   const lines = items.map((item) => {
     const product = catalog.get(item.productId);
@@ -86,6 +86,20 @@ async function placeOrder(input: { userId: string; items: Array<{ productId: str
     total += subtotal;
     return { productId: product.id, productName: product.name, quantity: item.quantity, unitPrice: money(unit), subtotal: money(subtotal) };
   });
+  return { lines, total };
+}
+
+async function placeOrder(input: OrderInput, notify: boolean) {
+  const items = validItems(input);
+  const [user, products] = await Promise.all([
+    pool.query('SELECT id FROM users WHERE id = $1', [input.userId]),
+    pool.query<{ id: string; name: string; price: string }>('SELECT id, name, price::text FROM products WHERE id = ANY($1::uuid[])', [
+      items.map((i) => i.productId),
+    ]),
+  ]);
+  if (user.rowCount === 0) throw new BadInput('user not found');
+  const catalog = new Map(products.rows.map((p) => [p.id, p]));
+  const { lines, total } = priceLines(items, catalog);
   const orderId = randomUUID();
   const now = new Date();
   const requestId = randomUUID();
@@ -131,15 +145,8 @@ async function placeOrder(input: { userId: string; items: Array<{ productId: str
 }
 
 /** The same command as the API sends it to PostgreSQL: one combined read, one write statement. */
-async function placeOrderOneStatement(input: { userId: string; items: Array<{ productId: string; quantity: number }> }) {
-  const items = input?.items ?? [];
-  if (!UUID.test(input?.userId ?? '') || items.length < 1 || items.length > 100) throw new BadInput('bad input');
-  const seen = new Set<string>();
-  for (const item of items) {
-    if (!UUID.test(item.productId) || seen.has(item.productId)) throw new BadInput('bad productId');
-    if (!Number.isInteger(item.quantity) || item.quantity < 1 || item.quantity > 10_000) throw new BadInput('bad quantity');
-    seen.add(item.productId);
-  }
+async function placeOrderOneStatement(input: OrderInput) {
+  const items = validItems(input);
   const read = await pool.query<{ user_found: boolean; products: Array<{ id: string; name: string; price: string }> }>(
     `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1) AS user_found,
        coalesce((SELECT json_agg(json_build_object('id', id, 'name', name, 'price', price::text)) FROM products WHERE id = ANY($2::uuid[])), '[]') AS products`,
@@ -148,15 +155,7 @@ async function placeOrderOneStatement(input: { userId: string; items: Array<{ pr
   const { user_found, products } = read.rows[0]!;
   if (!user_found) throw new BadInput('user not found');
   const catalog = new Map(products.map((p) => [p.id, p]));
-  let total = 0n;
-  const lines = items.map((item) => {
-    const product = catalog.get(item.productId);
-    if (!product) throw new BadInput('product not found');
-    const unit = cents(product.price);
-    const subtotal = unit * BigInt(item.quantity);
-    total += subtotal;
-    return { productId: product.id, productName: product.name, quantity: item.quantity, unitPrice: money(unit), subtotal: money(subtotal) };
-  });
+  const { lines, total } = priceLines(items, catalog);
   const orderId = randomUUID();
   const now = new Date();
   const requestId = randomUUID();
