@@ -55,6 +55,8 @@ const ROUNDS = Math.max(1, Number(args.get('rounds') ?? 3));
 const WAIT_LOAD = args.has('wait-load') ? Number(args.get('wait-load')) : undefined;
 const profileTarget = args.get('profile');
 const serverRoot = args.get('server-root') ?? ROOT;
+/** A second checkout measured next to the server in the queries scenario, alternately, in the same run (a candidate change). */
+const candidateRoot = args.get('candidate-root');
 /** Extra environment for the API server: --server-env=NAME=value,NAME2=value2 */
 const serverEnv = Object.fromEntries(
   (args.get('server-env') ?? '')
@@ -449,6 +451,8 @@ function differing(a: Record<string, string>, b: Record<string, string>): string
 async function queries(fixture: Fixture, rawQueries: RunningServer) {
   const out: Record<string, unknown> = {};
   const connections = 16;
+  const candidate = candidateRoot ? await startApiServer({ databaseUrl: fixture.apiUrl, root: candidateRoot, env: { ...serverEnv } }) : undefined;
+  if (candidate) children.push(candidate);
   for (const [name, path, bodies] of [
     ['order(id)', '/order', fixture.orderBodies],
     ['orders(userId, pageSize 20)', '/orders', fixture.ordersBodies],
@@ -469,6 +473,24 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
     );
     const { ours, base } = pair;
     const scenario = `queries ${name} c=${connections}`;
+    if (candidate) {
+      const differ = differing(answers, await answersOf(candidate.url, bodies));
+      const [c, o] = await measureAlternating(`${name} candidate`, [
+        { label: 'candidate', config: { url: candidate.url, ...common }, pid: candidate.pid, database: dbName(fixture.apiUrl) },
+        { label: 'ours', config: { url: api!.url, ...common }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+      ]);
+      rows.push(
+        ...scenarioRows(
+          [
+            row(scenario, 'candidate: throughput', 'q/s', c!.median.rps, o!.median.rps, undefined, `${candidateRoot}; baseline: ours`),
+            row(scenario, 'candidate: server CPU per query', 'ms', c!.median.serverCpuMsPerRequest, o!.median.serverCpuMsPerRequest),
+            row(scenario, 'candidate: PostgreSQL CPU per query', 'ms', c!.median.postgresCpuMsPerRequest, o!.median.postgresCpuMsPerRequest),
+          ],
+          { spread: { ours: c!.spread, baseline: o!.spread }, invalid: (differ.length ? failed(`candidate ${name}: ${differ.length} answers differ`) : undefined) ?? c!.invalid ?? o!.invalid },
+        ),
+      );
+      out[`${name} candidate`] = { candidate: strip(c!.median), ours: strip(o!.median), rounds: c!.runs.map((r, i) => ({ candidate: r.rps, ours: o!.runs[i]!.rps })) };
+    }
     rows.push(
       ...scenarioRows(
         [
@@ -484,6 +506,7 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
     out[name] = { identicalJson: identical, answersChecked: bodies.length, ours: strip(ours), baseline: strip(base), rounds: pair.rounds };
   }
   details.queries = out;
+  await candidate?.stop();
 }
 
 // ───────────── 2a. cache ─────────────

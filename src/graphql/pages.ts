@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type DataLoader from 'dataloader';
 import { ValidationError } from '../domain/errors.js';
 import { isId } from '../domain/ids.js';
 import type { Keyset, KeysetPage, KeysetWindow } from '../read-models/keyset.js';
@@ -28,6 +29,20 @@ export function pageFields<K extends string>(field: K): PageFields<K> {
 // ───────────── Cursor connections (Relay) ─────────────
 
 /** Page size of a connection asked for with neither `first` nor `last`. */
+/**
+ * A page's entities by id, in the page's order, through `loader` (the cache,
+ * then one statement for the ids it did not hold): cheaper than reading the
+ * page's rows again when most are cached (bench/README.md, "Cache"). An id
+ * whose view is gone since the page was read is left out; a failed load
+ * fails the page.
+ */
+export async function viewsInOrder<V>(loader: DataLoader<string, V | null>, ids: readonly string[]): Promise<V[]> {
+  const views = await loader.loadMany(ids);
+  const failure = views.find((v): v is Error => v instanceof Error);
+  if (failure) throw failure;
+  return views.filter((v): v is V => v !== null);
+}
+
 export const DEFAULT_CONNECTION_SIZE = 20;
 
 export interface ConnectionArgs {

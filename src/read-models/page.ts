@@ -1,21 +1,17 @@
 import type { SqlClient } from '../sql/client.js';
-import type { Table, ViewOf } from '../sql/table.js';
+import type { Table } from '../sql/table.js';
 
 /**
- * A page of a view table, newest first (`created_at DESC, id DESC`, which
- * each such table indexes), and how many rows there are in all.
+ * The ids of a page of a view table, newest first (`created_at DESC, id
+ * DESC`, which each such table indexes), and how many rows there are in all:
+ * the page's entities are then loaded by id, through the cache.
  */
-export async function pageOf<T extends Table<any>>(
-  db: SqlClient,
-  table: T,
-  page: number,
-  pageSize: number,
-): Promise<{ items: Array<ViewOf<T['columns']>>; total: number }> {
+export async function pageIdsOf(db: SqlClient, table: Table<any>, page: number, pageSize: number): Promise<{ ids: string[]; total: number }> {
   const [rows, [count]] = await Promise.all([
-    db.$queryRaw<Array<Record<string, unknown>>>`
-      SELECT ${table.selectList('t')} FROM ${table.ref()} t
+    db.$queryRaw<Array<{ id: string }>>`
+      SELECT t.id::text FROM ${table.ref()} t
       ORDER BY t.created_at DESC, t.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
     db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${table.ref()}`,
   ]);
-  return { items: rows.map((row) => table.fromRow(row)), total: count?.n ?? 0 };
+  return { ids: rows.map((row) => row.id), total: count?.n ?? 0 };
 }

@@ -46,6 +46,26 @@ describe('a query the cache can answer', () => {
     }
   });
 
+  it('a page reads only its ids and total: its orders, their customers and products come from the cache, fresh after a change', async () => {
+    const server = await startTestServer();
+    try {
+      const { userId, orderId } = await orderOf(server);
+      const PAGE = `query($userId: ID!) { orders(filter: { userId: $userId }) { total orders { id status user { name } items { product { name } } } } }`;
+      const first = await server.ok(PAGE, { userId });
+      expect(first.orders).toEqual({ total: 1, orders: [{ id: orderId, status: 'PENDING', user: { name: 'Cached Customer' }, items: [{ product: { name: 'Cached item' } }] }] });
+      server.statements.length = 0;
+      expect(await server.ok(PAGE, { userId })).toEqual(first);
+      const reads = viewReads(server.statements);
+      expect(reads).toHaveLength(2); // the page's ids, and its count
+      expect(reads.every((sql) => /\bid::text\b|count\(\*\)/.test(sql) && !/\bitems\b/.test(sql))).toBe(true);
+      // A change the projection applies is what the next page shows.
+      await server.ok(`mutation($id: ID!) { confirmOrder(input: { orderId: $id }) { position order { status } } }`, { id: orderId });
+      expect((await server.ok(PAGE, { userId })).orders.orders[0].status).toBe('CONFIRMED');
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('with CACHE_ENABLED=false, reads the database every time', async () => {
     const server = await startTestServer({ CACHE_ENABLED: false });
     try {

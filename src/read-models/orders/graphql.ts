@@ -2,8 +2,8 @@ import { canSeeOwnedBy, orderOwnerScope, requireAuthenticated } from '../../doma
 import { isId } from '../../domain/ids.js';
 import { formatCursor } from '../../eventlog/cursor.js';
 import type { Resolvers } from '../../generated/graphql.js';
-import { checkPage, connectionFields, connectionWindow, emptyConnection, pageFields, toConnection } from '../../graphql/pages.js';
-import { countOrders, listOrders, ordersWindow } from './queries.js';
+import { checkPage, connectionFields, connectionWindow, emptyConnection, pageFields, toConnection, viewsInOrder } from '../../graphql/pages.js';
+import { countOrders, listOrderIds, listOrders, ordersWindow } from './queries.js';
 import { statusDisplay } from './view.js';
 
 /**
@@ -18,12 +18,13 @@ export const ordersResolvers: Resolvers = {
       const order = isId(id) ? await loaders.order.load(id) : null;
       return order && canSeeOwnedBy(actor, order.userId) ? order : null;
     },
-    async orders(_, { filter, page, pageSize }, { read, actor }) {
+    async orders(_, { filter, page, pageSize }, { read, loaders, actor }) {
       const userId = orderOwnerScope(actor, filter?.userId);
       checkPage(page, pageSize);
       if (userId != null && !isId(userId)) return { items: [], total: 0, page, pageSize };
-      const result = await listOrders(read.db, { userId, status: filter?.status }, page, pageSize);
-      return { ...result, page, pageSize };
+      if (filter?.status != null) return { ...(await listOrders(read.db, { userId, status: filter.status }, page, pageSize)), page, pageSize };
+      const { ids, total } = await listOrderIds(read.db, { userId }, page, pageSize);
+      return { items: await viewsInOrder(loaders.order, ids), total, page, pageSize };
     },
     async ordersConnection(_, { filter, ...args }, { read, actor }) {
       const userId = orderOwnerScope(actor, filter?.userId);

@@ -1,15 +1,16 @@
 import { isId } from '../../domain/ids.js';
 import type { Resolvers } from '../../generated/graphql.js';
-import { checkPage, pageFields } from '../../graphql/pages.js';
-import { listProducts } from './queries.js';
+import { checkPage, pageFields, viewsInOrder } from '../../graphql/pages.js';
+import { listProductIds } from './queries.js';
 
 /** The catalog: public. */
 export const productsResolvers: Resolvers = {
   Query: {
     product: (_, { id }, { loaders }) => (isId(id) ? loaders.product.load(id) : null),
-    async products(_, { page, pageSize }, { read }) {
+    async products(_, { page, pageSize }, { read, loaders }) {
       checkPage(page, pageSize);
-      return { ...(await listProducts(read.db, page, pageSize)), page, pageSize };
+      const { ids, total } = await listProductIds(read.db, page, pageSize);
+      return { items: await viewsInOrder(loaders.product, ids), total, page, pageSize };
     },
   },
   ProductPage: pageFields('products'),

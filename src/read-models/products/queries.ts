@@ -1,6 +1,6 @@
 import type { SqlClient } from '../../sql/client.js';
 import { idArray } from '../../sql/fragments.js';
-import { pageOf } from '../page.js';
+import { pageIdsOf } from '../page.js';
 import { PRODUCT_VIEW, type ProductView } from './tables.js';
 
 const COLUMNS = PRODUCT_VIEW.selectList();
@@ -13,4 +13,5 @@ export async function productsByIds(db: SqlClient, ids: readonly string[]): Prom
 }
 
 /** A page of products, newest first. */
-export const listProducts = (db: SqlClient, page: number, pageSize: number) => pageOf(db, PRODUCT_VIEW, page, pageSize);
+/** The ids of a page, newest first, and the total (entities: by id, through the cache). */
+export const listProductIds = (db: SqlClient, page: number, pageSize: number) => pageIdsOf(db, PRODUCT_VIEW, page, pageSize);

@@ -2,8 +2,8 @@ import { requireAdmin, requireSelfOrAdmin } from '../../domain/access.js';
 import { isId } from '../../domain/ids.js';
 import { formatCursor } from '../../eventlog/cursor.js';
 import type { Resolvers } from '../../generated/graphql.js';
-import { checkPage, connectionFields, connectionWindow, pageFields, toConnection } from '../../graphql/pages.js';
-import { countUsers, listUsers, usersWindow } from './queries.js';
+import { checkPage, connectionFields, connectionWindow, pageFields, toConnection, viewsInOrder } from '../../graphql/pages.js';
+import { countUsers, listUserIds, usersWindow } from './queries.js';
 
 /** The user fields of the API: a customer sees themself, staff everyone. */
 export const usersResolvers: Resolvers = {
@@ -12,10 +12,11 @@ export const usersResolvers: Resolvers = {
       requireSelfOrAdmin(actor, id);
       return isId(id) ? loaders.user.load(id) : null;
     },
-    async users(_, { page, pageSize }, { read, actor }) {
+    async users(_, { page, pageSize }, { read, loaders, actor }) {
       requireAdmin(actor);
       checkPage(page, pageSize);
-      return { ...(await listUsers(read.db, page, pageSize)), page, pageSize };
+      const { ids, total } = await listUserIds(read.db, page, pageSize);
+      return { items: await viewsInOrder(loaders.user, ids), total, page, pageSize };
     },
     async usersConnection(_, args, { read, actor }) {
       requireAdmin(actor);

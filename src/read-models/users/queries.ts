@@ -1,7 +1,7 @@
 import type { SqlClient } from '../../sql/client.js';
 import { idArray } from '../../sql/fragments.js';
 import { countRows, keysetPage, type KeysetPage, type KeysetWindow } from '../keyset.js';
-import { pageOf } from '../page.js';
+import { pageIdsOf } from '../page.js';
 import { USER_VIEW, type UserView } from './tables.js';
 
 const COLUMNS = USER_VIEW.selectList();
@@ -13,7 +13,8 @@ export async function usersByIds(db: SqlClient, ids: readonly string[]): Promise
 }
 
 /** A page of users, newest first. */
-export const listUsers = (db: SqlClient, page: number, pageSize: number) => pageOf(db, USER_VIEW, page, pageSize);
+/** The ids of a page, newest first, and the total (entities: by id, through the cache). */
+export const listUserIds = (db: SqlClient, page: number, pageSize: number) => pageIdsOf(db, USER_VIEW, page, pageSize);
 
 /** A window of users, newest first (keyset on `(created_at, id)`). */
 export const usersWindow = (db: SqlClient, window: KeysetWindow): Promise<KeysetPage<UserView>> => keysetPage(db, USER_VIEW, [], window);
