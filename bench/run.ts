@@ -9,7 +9,7 @@
  * bench/results/latest.json. Stops by itself, kills its children and drops
  * its databases. See bench/README.md.
  *
- *   npm run bench [-- --only=commands,queries,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
+ *   npm run bench [-- --only=commands,peers-writes,queries,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
  *   npm run bench -- --profile=<commands|ryw|queries-user|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
@@ -34,6 +34,7 @@ import { median, now, summarize, type Summary } from './lib/stats.js';
 import { markdownTable, row, textTable, withRounds, type Row } from './lib/table.js';
 import { PgCluster } from '../test/support/pg-cluster.js';
 import type { LoadConfig, LoadResult } from './load/http-load.js';
+import type { AppendLoadConfig, AppendLoadResult } from './peers/append-load.js';
 import { formatSummary, summarizeProfile } from './profile/summarize.js';
 
 // ───────────── options ─────────────
@@ -45,7 +46,7 @@ const args = new Map(
     return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
   }),
 );
-const ALL = ['commands', 'queries', 'cache', 'replicas', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
+const ALL = ['commands', 'peers-writes', 'queries', 'cache', 'replicas', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
 const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
 const DURATION = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
@@ -173,6 +174,11 @@ interface Side {
   readonly pgServers?: Readonly<Record<string, string>>;
 }
 
+/** A side measured by its own process (no HTTP load generator): warm-up and measured run inside `run`. */
+interface RunSide {
+  readonly run: () => Promise<Measured>;
+}
+
 interface Rounds {
   /** Each figure the median over the rounds (throughput, latency percentiles, CPU per request). */
   readonly median: Measured;
@@ -217,13 +223,13 @@ function medianRun(runs: readonly Measured[]): Measured {
  */
 async function measureAlternating(
   name: string,
-  sides: ReadonlyArray<Side & { readonly label: string }>,
+  sides: ReadonlyArray<(Side | RunSide) & { readonly label: string }>,
   afterEach?: (label: string) => Promise<void>,
 ): Promise<Rounds[]> {
   const runs: Measured[][] = sides.map(() => []);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const [i, side] of sides.entries()) {
-      const r = await runLoad(side.config, side.pid, side.database, side.pgServers);
+      const r = 'run' in side ? await side.run() : await runLoad(side.config, side.pid, side.database, side.pgServers);
       log(`  ${name} round ${round}/${ROUNDS}  ${side.label.padEnd(4)} ${brief(r)}`);
       runs[i]!.push(r);
       await afterEach?.(side.label);
@@ -426,6 +432,205 @@ async function commands(fixture: Fixture, raw: RunningServer) {
 function strip(result: Measured) {
   const { orders: _orders, ...rest } = result;
   return rest;
+}
+
+// ───────────── 1a. peers: writes (ours vs Emmett) ─────────────
+
+/** What the Emmett HTTP peer answers (bench/peers/emmett-server.ts): our payload's shape with Emmett's global position. */
+const EMMETT_PLACED = { pattern: '^\\{"data":\\{"placeOrder":\\{"orderId":"[0-9a-f-]{36}","version":1,"position":"\\d+"\\}\\}\\}$' };
+const money = (cents: bigint) => `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`;
+
+/** One in-process append/command run (bench/peers/append-load.ts) in a fresh process. */
+async function appendLoad(config: AppendLoadConfig): Promise<Measured> {
+  let last = '';
+  const file = join(os.tmpdir(), `${dbs.prefix}-append-${++loads}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const child = spawnNode({ name: `append-load ${config.mode}`, script: 'bench/peers/append-load.ts', args: [file], onLine: (l) => (last = l) });
+  children.push(child);
+  const code = await child.exited;
+  rmSync(file, { force: true });
+  if (code !== 0 || !last) throw new Error(`append load failed (exit ${code}):\n${child.output()}`);
+  const r = JSON.parse(last) as AppendLoadResult;
+  const invalid = r.failures > 0 ? failed(`${config.mode} in-process appends: ${r.mismatches} unexpected results, ${r.errors} errors; e.g. ${r.sampleError ?? ''}`) : undefined;
+  return {
+    ...r,
+    invalid,
+    serverCpuMsPerRequest: r.requests ? r.processCpuMs / r.requests : null,
+    postgresCpuMsPerRequest: r.requests ? r.postgresCpuMs / r.requests : null,
+  };
+}
+
+/** Rows of streams, messages and order documents in an Emmett database (table names of emmett-postgresql 0.42 / pongo 0.16). */
+async function emmettCounts(url: string): Promise<{ streams: number; messages: number; orderDocuments: number | null }> {
+  return withClient(url, async (c) => {
+    const n = async (sql: string) => Number((await c.query<{ n: string }>(sql)).rows[0]!.n);
+    const hasOrders = (await c.query("SELECT to_regclass('public.orders') AS t")).rows[0]!.t !== null;
+    return {
+      streams: await n('SELECT count(*) AS n FROM emt_streams'),
+      messages: await n('SELECT count(*) AS n FROM emt_messages'),
+      orderDocuments: hasOrders ? await n('SELECT count(*) AS n FROM orders') : null,
+    };
+  });
+}
+
+/**
+ * Ours against Emmett's PostgreSQL event store, each on a database of its
+ * own: (1) our CommandService.placeOrder in-process vs Emmett's bare
+ * appendToStream, (2) our HTTP placeOrder vs Emmett with an inline Pongo
+ * projection behind node:http, both at 16, alternately. The rebuild pair is
+ * peersRebuild (after the API has stopped).
+ */
+async function peersWrites(fixture: Fixture) {
+  const connections = 16;
+  const { world } = fixture;
+  const customer = world.users[0]!;
+  const items = world.products.slice(0, 3).map((p, i) => ({ productId: p.id, quantity: i + 1 }));
+  const lines = world.products.slice(0, 3).map((p, i) => ({
+    productId: p.id, productName: p.name, quantity: i + 1, unitPrice: money(p.price), subtotal: money(p.price * BigInt(i + 1)),
+  }));
+  const total = money(world.products.slice(0, 3).reduce((sum, p, i) => sum + p.price * BigInt(i + 1), 0n));
+  // Ours without HTTP writes into a copy of the seeded write model of its own; Emmett into empty databases.
+  const oursUrl = await dbs.create('peers_ours');
+  await withClient(oursUrl, async (client) => {
+    await insertWriteModel(client, world);
+    await insertEvents(client, world.events);
+    await client.query('ANALYZE');
+  });
+  const emmettUrl = await dbs.createEmpty('emmett');
+  const emmettInlineUrl = await dbs.createEmpty('emmett_inline');
+  const common = { connections, durationSec: DURATION, warmupSec: WARMUP, userId: customer.id, items, lines, total, srcRoot: serverRoot };
+  const out: Record<string, unknown> = {};
+
+  log(`peers-writes: our placeOrder command in-process vs Emmett's bare appendToStream, concurrency ${connections}, alternately`);
+  noteLoad('peers-writes append');
+  const [oursAppend, emmettAppend] = await measureAlternating('append c=16', [
+    { label: 'ours', run: () => appendLoad({ ...common, mode: 'ours', databaseUrl: oursUrl }) },
+    { label: 'emmett', run: () => appendLoad({ ...common, mode: 'emmett', databaseUrl: emmettUrl }) },
+  ]);
+  {
+    const o = oursAppend!.median;
+    const e = emmettAppend!.median;
+    const counts = await emmettCounts(emmettUrl);
+    // Every verified append made one stream with one message (warm-ups included): nothing more, nothing less.
+    const countsInvalid = counts.streams !== counts.messages ? failed(`Emmett bare appends: ${counts.streams} streams but ${counts.messages} messages`) : undefined;
+    const scenario = 'peers-writes: ours vs Emmett, no HTTP, c=16';
+    rows.push(
+      ...scenarioRows(
+        [
+          row(scenario, 'placeOrder command vs bare appendToStream', 'cmd/s', o.rps, e.rps, { kind: 'ratio≥', value: 1 },
+            'ours: CommandService.placeOrder in-process (reads customer+products, one statement: state, lines, event); Emmett: one OrderPlaced to a new stream'),
+          row(scenario, 'latency p50', 'ms', o.latencyMs.p50, e.latencyMs.p50),
+          row(scenario, 'latency p99', 'ms', o.latencyMs.p99, e.latencyMs.p99),
+          row(scenario, 'Node CPU per append', 'ms', o.serverCpuMsPerRequest, e.serverCpuMsPerRequest, undefined, 'the load process: callers and store code together'),
+          row(scenario, 'PostgreSQL CPU per append', 'ms', o.postgresCpuMsPerRequest, e.postgresCpuMsPerRequest, undefined, 'backends of each side\'s own database'),
+        ],
+        { spread: { ours: oursAppend!.spread, baseline: emmettAppend!.spread }, invalid: oursAppend!.invalid ?? emmettAppend!.invalid ?? countsInvalid },
+      ),
+    );
+    out.append = { ours: strip(o), emmett: strip(e), emmettStore: counts, rounds: oursAppend!.runs.map((r, i) => ({ ours: r.rps, emmett: emmettAppend!.runs[i]!.rps })) };
+  }
+
+  log(`peers-writes: our HTTP placeOrder vs Emmett + inline Pongo projection behind node:http, concurrency ${connections}, alternately`);
+  const catalogFile = join(os.tmpdir(), `${dbs.prefix}-emmett-catalog.json`);
+  writeFileSync(catalogFile, JSON.stringify({ products: world.products.map((p) => ({ id: p.id, name: p.name, priceCents: p.price.toString() })), userIds: world.users.map((u) => u.id) }));
+  const port = await freePort();
+  const emmettServer = spawnNode({ name: 'emmett server', script: 'bench/peers/emmett-server.ts', env: { PORT: String(port), DATABASE_URL: emmettInlineUrl, BENCH_CATALOG: catalogFile } });
+  children.push(emmettServer);
+  try {
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, emmettServer);
+    noteLoad('peers-writes http');
+    const httpCommon = { connections, durationSec: DURATION, warmupSec: WARMUP, body: fixture.placeBody };
+    const [oursHttp, emmettHttp] = await measureAlternating(
+      'http c=16',
+      [
+        { label: 'ours', config: { url: api!.url, ...httpCommon, verify: PLACED }, pid: api!.pid, database: dbName(fixture.apiUrl) },
+        { label: 'emmett', config: { url: `http://127.0.0.1:${port}/placeOrder`, ...httpCommon, verify: EMMETT_PLACED }, pid: emmettServer.pid, database: dbName(emmettInlineUrl) },
+      ],
+      (label) => (label === 'ours' ? waitForProjections(api!.url) : Promise.resolve()),
+    );
+    const o = oursHttp!.median;
+    const e = emmettHttp!.median;
+    const counts = await emmettCounts(emmettInlineUrl);
+    // The inline projection commits with the append: one order document per stream.
+    const countsInvalid =
+      counts.streams !== counts.messages || counts.orderDocuments !== counts.streams
+        ? failed(`Emmett inline: ${counts.streams} streams, ${counts.messages} messages, ${counts.orderDocuments} order documents`)
+        : undefined;
+    const scenario = 'peers-writes: ours vs Emmett, HTTP, c=16';
+    rows.push(
+      ...scenarioRows(
+        [
+          row(scenario, 'HTTP placeOrder vs Emmett + inline projection', 'cmd/s', o.rps, e.rps, { kind: 'ratio≥', value: 1 },
+            'ours: the API (GraphQL, auth, projectors async); Emmett: node:http, catalog in memory, append + order document in one transaction'),
+          row(scenario, 'latency p50', 'ms', o.latencyMs.p50, e.latencyMs.p50),
+          row(scenario, 'latency p99', 'ms', o.latencyMs.p99, e.latencyMs.p99),
+          row(scenario, 'server CPU per command', 'ms', o.serverCpuMsPerRequest, e.serverCpuMsPerRequest, undefined, 'ours includes its three projectors'),
+          row(scenario, 'PostgreSQL CPU per command', 'ms', o.postgresCpuMsPerRequest, e.postgresCpuMsPerRequest, undefined, 'ours includes projecting into three read models'),
+        ],
+        { spread: { ours: oursHttp!.spread, baseline: emmettHttp!.spread }, invalid: oursHttp!.invalid ?? emmettHttp!.invalid ?? countsInvalid },
+      ),
+    );
+    out.http = { ours: strip(o), emmett: strip(e), emmettStore: counts, rounds: oursHttp!.runs.map((r, i) => ({ ours: r.rps, emmett: emmettHttp!.runs[i]!.rps })) };
+  } finally {
+    await emmettServer.stop();
+    rmSync(catalogFile, { force: true });
+  }
+  details.peersWrites = out;
+}
+
+interface EmmettRebuild {
+  events: number;
+  streams: number;
+  load: { seconds: number; eventsPerSec: number };
+  rebuild: { seconds: number; eventsPerSec: number; cpuSeconds: { process: number; postgresBackends: number } };
+  documents: Record<string, number>;
+  problems: string[];
+}
+
+/** Our rebuild (bench/rebuild/replay.ts, all projections together) vs Emmett's rebuildPostgreSQLProjections over the same events. */
+async function peersRebuild() {
+  const url = await dbs.create('peers_rebuild');
+  const world = buildWorld({ users: 2000, products: 200, totalEvents: REBUILD_EVENTS, profileUpdates: 1000, productUpdates: 200, seed: 7 });
+  log(`peers-writes rebuild: seeding ${world.events.length} events into event_log`);
+  await withClient(url, async (client) => {
+    await insertEvents(client, world.events);
+    await client.query('ANALYZE');
+  });
+  noteLoad('peers-writes rebuild');
+  let ourLine = '';
+  const ours = spawnNode({
+    name: 'rebuild', script: 'bench/rebuild/replay.ts',
+    env: { DATABASE_URL: url, BENCH_SRC_ROOT: serverRoot, BENCH_REBUILD_ALONE: 'false', BENCH_REBUILD_BATCH: args.get('rebuild-batch') ?? '2000' },
+    onLine: (l) => (ourLine = l),
+  });
+  children.push(ours);
+  if ((await ours.exited) !== 0 || !ourLine) throw new Error(`our rebuild failed:\n${ours.output()}`);
+  const o = JSON.parse(ourLine) as { logEvents: number; all: { eventsPerSec: number; seconds: number; cpuSeconds: { replayProcess: number; postgresBackends: number } } };
+  log(`  ours: ${o.all.eventsPerSec.toFixed(0)} events/s (${o.all.seconds.toFixed(1)} s)`);
+  log('  Emmett: appending the same events into its store (one appendToStream per stream), then rebuildPostgreSQLProjections');
+  const emmettUrl = await dbs.createEmpty('emmett_rebuild');
+  let emLine = '';
+  const em = spawnNode({
+    name: 'emmett rebuild', script: 'bench/peers/emmett-rebuild.ts',
+    env: { SOURCE_URL: url, DATABASE_URL: emmettUrl, BENCH_REBUILD_BATCH: args.get('rebuild-batch') ?? '2000' },
+    onLine: (l) => (emLine = l),
+  });
+  children.push(em);
+  if ((await em.exited) !== 0 || !emLine) throw new Error(`Emmett rebuild failed:\n${em.output()}`);
+  const e = JSON.parse(emLine) as EmmettRebuild;
+  log(`  Emmett: loaded ${e.events} events in ${e.streams} streams at ${e.load.eventsPerSec.toFixed(0)} events/s; rebuilt at ${e.rebuild.eventsPerSec.toFixed(0)} events/s (${e.rebuild.seconds.toFixed(1)} s)`);
+  const invalid =
+    e.problems.length || e.events !== o.logEvents ? failed(`Emmett rebuild: ${e.events} events for our ${o.logEvents}; ${e.problems.join('; ')}`) : undefined;
+  const scenario = `peers-writes: rebuild ${o.logEvents.toLocaleString('en-US')} events`;
+  rows.push(
+    ...[
+      row(scenario, 'all projections vs Emmett rebuildPostgreSQLProjections', 'ev/s', o.all.eventsPerSec, e.rebuild.eventsPerSec, undefined,
+        'ours: 3 projectors into order_view/user_view/product_view; Emmett: 3 Pongo single-stream document projections, one consumer'),
+      row(scenario, 'Node CPU per 1,000 events', 'ms', (1e6 * o.all.cpuSeconds.replayProcess) / o.logEvents, (1e6 * e.rebuild.cpuSeconds.process) / e.events),
+      row(scenario, 'PostgreSQL CPU per 1,000 events', 'ms', (1e6 * o.all.cpuSeconds.postgresBackends) / o.logEvents, (1e6 * e.rebuild.cpuSeconds.postgresBackends) / e.events),
+    ].map((r) => withRounds(r, undefined, invalid)),
+  );
+  details.peersRebuild = { ours: o, emmett: e };
 }
 
 // ───────────── 2. queries ─────────────
@@ -1290,7 +1495,7 @@ async function main() {
   if (profileTarget) {
     await profile(fixture, profileTarget);
   } else {
-    const needsApi = ['commands', 'queries', 'cache', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
+    const needsApi = ['commands', 'peers-writes', 'queries', 'cache', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
     if (needsApi) api = await startApi(fixture);
     const apiCpuBefore = api ? cpuMs(api.pid) : 0;
     if (only.has('commands') || only.has('lag')) {
@@ -1300,6 +1505,7 @@ async function main() {
       if (only.has('lag')) await lag(fixture, raw);
       await raw.stop();
     }
+    if (only.has('peers-writes')) await peersWrites(fixture);
     if (only.has('queries') || only.has('cache')) {
       const rawQueries = await startBaseline('http-server.ts', { DATABASE_URL: fixture.apiUrl });
       children.push(rawQueries);
@@ -1316,6 +1522,7 @@ async function main() {
       api = undefined;
     }
     if (only.has('rebuild')) await rebuild();
+    if (only.has('peers-writes')) await peersRebuild();
   }
   noteLoad('end');
   const finishedAt = new Date();

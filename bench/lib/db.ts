@@ -46,6 +46,14 @@ export class BenchDatabases {
     return urlFor(name);
   }
 
+  /** A fresh EMPTY database (no migrations: for a peer with its own schema); returns its URL. Dropped by `dropAll` too. */
+  async createEmpty(suffix: string): Promise<string> {
+    const name = `${this.prefix}_${suffix}`;
+    await admin((c) => c.query(`CREATE DATABASE "${name}"`));
+    this.created.push(name);
+    return urlFor(name);
+  }
+
   async dropAll(): Promise<void> {
     await admin(async (c) => {
       for (const name of this.created.reverse()) await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
