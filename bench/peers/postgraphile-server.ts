@@ -5,8 +5,10 @@
  *
  * PostGraphile 5 (Amber preset) with `pg` (pool 10, like the API) behind
  * grafserv's node:http adaptor, as it would run in production: no GraphiQL
- * (ruru), no watch mode, no `explain`, no introspection-time extras. The
- * schema is built once before the port answers; /healthz answers 200 then.
+ * (ruru), no watch mode, no websockets, no `explain`. The schema is built
+ * once before the port answers; /healthz answers 200 then. (Introspection
+ * still reads the hidden tables' column types and says it has no codec for
+ * the event log's `xid8`: harmless, that table is not served.)
  *
  * Smart tags (a plugin, nothing written into the database):
  *   - every other table of `public` (write model, event log, histories,
