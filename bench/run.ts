@@ -9,7 +9,7 @@
  * bench/results/latest.json. Stops by itself, kills its children and drops
  * its databases. See bench/README.md.
  *
- *   npm run bench [-- --only=commands,peers-writes,queries,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
+ *   npm run bench [-- --only=commands,peers-writes,queries,peers,cache,replicas,cursors,lag,fanout,rebuild] [--duration=10] [--warmup=2] [--rounds=2] [--wait-load=1.5]
  *   npm run bench -- --profile=<commands|ryw|queries-user|queries-order|queries-orders|lag|fanout|rebuild>
  *   npm run bench -- --server-root=/path/to/other/checkout   (measure a candidate fix)
  */
@@ -26,10 +26,12 @@ import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
 import { backendCpu, backendCpuBetween, closePgCpu, serverCpu } from './lib/pg-cpu.js';
 import { forceGc } from './lib/inspector.js';
-import { body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES, USER } from './lib/operations.js';
+import {
+  body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES, POSTGRAPHILE_ORDER, POSTGRAPHILE_ORDERS, USER,
+} from './lib/operations.js';
 import { cpuMs, freePort, killAll, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
 import { buildWorld, insertEvents, insertWriteModel, withClient, type World } from './lib/seed.js';
-import { gql, startApiServer, startBaseline, waitForProjections, type RunningServer } from './lib/servers.js';
+import { gql, startApiServer, startBaseline, startPeer, waitForProjections, type RunningServer } from './lib/servers.js';
 import { median, now, summarize, type Summary } from './lib/stats.js';
 import { markdownTable, row, textTable, withRounds, type Row } from './lib/table.js';
 import { PgCluster } from '../test/support/pg-cluster.js';
@@ -46,7 +48,7 @@ const args = new Map(
     return (at < 0 ? [text, 'true'] : [text.slice(0, at), text.slice(at + 1)]) as [string, string];
   }),
 );
-const ALL = ['commands', 'peers-writes', 'queries', 'cache', 'replicas', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
+const ALL = ['commands', 'peers-writes', 'queries', 'peers', 'cache', 'replicas', 'cursors', 'lag', 'fanout', 'rebuild'] as const;
 const only = new Set((args.get('only') ?? ALL.join(',')).split(','));
 const DURATION = Number(args.get('duration') ?? 10);
 const WARMUP = Number(args.get('warmup') ?? 2);
@@ -712,6 +714,151 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
   }
   details.queries = out;
   await candidate?.stop();
+}
+
+// ───────────── 2d. peers ─────────────
+
+/** What an answer's data says, reduced to what both stacks must agree on (they read the same rows). */
+type Essence = Record<string, unknown>;
+
+interface PeerQuery {
+  readonly name: string;
+  /** The variable both sides are asked with (an order id, a user id), one per body. */
+  readonly keys: readonly string[];
+  readonly ours: readonly string[];
+  readonly theirs: readonly string[];
+  readonly target?: number;
+  /** The essence of our answer's data for `key`, or why it is not a proper answer. */
+  readonly ourEssence: (data: any, key: string) => Essence | string;
+  readonly theirEssence: (data: any, key: string) => Essence | string;
+}
+
+const lines = (items: Array<{ productId: string; quantity: number }>) => items.map((i) => `${i.productId}×${i.quantity}`);
+
+const PEER_QUERIES = (fixture: Fixture): PeerQuery[] => {
+  const orderIds = fixture.orderBodies.map((b) => (JSON.parse(b) as { variables: { id: string } }).variables.id);
+  const userIds = fixture.ordersBodies.map((b) => (JSON.parse(b) as { variables: { userId: string } }).variables.userId);
+  const order = (o: any, position: string, items: any[]): Essence => ({
+    id: o.id, status: o.status, total: String(o.total), itemCount: o.itemCount, position,
+    user: o.user && { id: o.user.id, name: o.user.name, email: o.user.email, orderCount: o.user.orderCount, totalSpent: String(o.user.totalSpent) },
+    items: lines(items),
+  });
+  const pageOrder = (o: any, items: any[]) => ({ id: o.id, status: o.status, total: String(o.total), user: o.user && { id: o.user.id, name: o.user.name }, items: lines(items) });
+  return [
+    {
+      name: 'order(id)', keys: orderIds, ours: fixture.orderBodies, theirs: orderIds.map((id) => body(POSTGRAPHILE_ORDER, { id })), target: 1.25,
+      ourEssence: (d, id) => (d?.order?.id === id ? order(d.order, d.order.position, d.order.items) : `order ${id} missing or another id`),
+      theirEssence: (d, id) => (d?.order?.id === id ? order(d.order, `${d.order.lastTx}:${d.order.lastPos}`, d.order.items) : `order ${id} missing or another id`),
+    },
+    {
+      name: 'orders(userId, pageSize 20)', keys: userIds, ours: fixture.ordersBodies, theirs: userIds.map((userId) => body(POSTGRAPHILE_ORDERS, { userId })),
+      ourEssence: (d, userId) =>
+        d?.orders?.orders?.length === 20 && d.orders.orders.every((o: any) => o.user?.id === userId)
+          ? { total: d.orders.total, orders: d.orders.orders.map((o: any) => pageOrder(o, o.items)) }
+          : `not 20 orders of ${userId}`,
+      theirEssence: (d, userId) =>
+        d?.orders?.orders?.length === 20 && d.orders.orders.every((o: any) => o.user?.id === userId)
+          ? { total: d.orders.totalCount, orders: d.orders.orders.map((o: any) => pageOrder(o, o.items)) }
+          : `not 20 orders of ${userId}`,
+    },
+  ];
+};
+
+/** The essence of each answer (parsed, without `errors`, data non-null), or the first problem found. */
+function essences(answers: Record<string, string>, bodies: readonly string[], keys: readonly string[], of: PeerQuery['ourEssence']): Essence[] | string {
+  const out: Essence[] = [];
+  for (const [i, b] of bodies.entries()) {
+    const text = answers[b] ?? '';
+    let json: { data?: unknown; errors?: unknown };
+    try {
+      json = JSON.parse(text) as typeof json;
+    } catch {
+      return `not JSON: ${text.slice(0, 200)}`;
+    }
+    if (json.errors !== undefined || json.data == null) return `errors or no data: ${text.slice(0, 300)}`;
+    const e = of(json.data, keys[i]!);
+    if (typeof e === 'string') return `${e}: ${text.slice(0, 300)}`;
+    out.push(e);
+  }
+  return out;
+}
+
+/**
+ * PostGraphile 5 (bench/peers/postgraphile-server.ts) on the API's own
+ * database and read-model tables, against ours as it starts (in-process cache
+ * on) and ours with the cache off, alternately. Every answer of each side is
+ * read first and checked — no `errors`, data present, the id asked for, and
+ * the same orders, statuses, totals, customers and lines on both stacks — and
+ * every answer under load must equal it byte for byte.
+ */
+async function peers(fixture: Fixture) {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'node_modules/postgraphile/package.json'), 'utf8')) as { version: string }).version;
+  log(`peers: starting PostGraphile ${version} on the API's database, and an API with the cache off`);
+  const peer = await startPeer('postgraphile-server.ts', { DATABASE_URL: fixture.apiUrl, NODE_ENV: 'production', GRAPHILE_ENV: 'production' });
+  children.push(peer);
+  const noCache = await startApiServer({ databaseUrl: fixture.apiUrl, root: serverRoot, env: { ...serverEnv, CACHE_ENABLED: 'false' } });
+  children.push(noCache);
+  const peerUrl = `${peer.url}/graphql`;
+  const out: Record<string, unknown> = { postgraphileVersion: version };
+  const connections = 16;
+  for (const q of PEER_QUERIES(fixture)) {
+    const ourAnswers = await answersOf(api!.url, q.ours);
+    const noCacheAnswers = await answersOf(noCache.url, q.ours);
+    const theirAnswers = await answersOf(peerUrl, q.theirs);
+    const ours = essences(ourAnswers, q.ours, q.keys, q.ourEssence);
+    const theirs = essences(theirAnswers, q.theirs, q.keys, q.theirEssence);
+    let invalid: string | undefined;
+    if (typeof ours === 'string') invalid = failed(`peers ${q.name}, ours: ${ours}`);
+    else if (typeof theirs === 'string') invalid = failed(`peers ${q.name}, PostGraphile: ${theirs}`);
+    else {
+      const at = ours.findIndex((e, i) => JSON.stringify(e) !== JSON.stringify(theirs[i]));
+      if (at >= 0) invalid = failed(`peers ${q.name}: the stacks disagree on ${q.keys[at]}: ours ${JSON.stringify(ours[at])} PostGraphile ${JSON.stringify(theirs[at])}`);
+    }
+    const differ = differing(ourAnswers, noCacheAnswers);
+    if (differ.length) invalid ??= failed(`peers ${q.name}: ${differ.length} answers of ours differ with the cache off, e.g. ${differ[0]}`);
+    log(`peers: ${q.name} at concurrency ${connections}, ours, ours without cache and PostGraphile alternately`);
+    noteLoad(`peers ${q.name}`);
+    const common = { connections, durationSec: DURATION, warmupSec: WARMUP };
+    const database = dbName(fixture.apiUrl);
+    const [o, n, p] = await measureAlternating(q.name, [
+      { label: 'ours', config: { url: api!.url, ...common, bodies: q.ours, verify: { answers: ourAnswers } }, pid: api!.pid, database },
+      { label: 'ours, no cache', config: { url: noCache.url, ...common, bodies: q.ours, verify: { answers: noCacheAnswers } }, pid: noCache.pid, database },
+      { label: 'PostGraphile', config: { url: peerUrl, ...common, bodies: q.theirs, verify: { answers: theirAnswers } }, pid: peer.pid, database },
+    ]);
+    const scenario = `peers ${q.name} c=${connections}: ours vs PostGraphile`;
+    const pg = p!.median;
+    rows.push(
+      ...scenarioRows(
+        [
+          row(scenario, 'throughput', 'q/s', o!.median.rps, pg.rps, q.target ? { kind: 'ratio≥', value: q.target } : undefined,
+            `baseline column: PostGraphile ${version} on the same tables; ours as it starts (cache on)`),
+          row(scenario, 'latency p50', 'ms', o!.median.latencyMs.p50, pg.latencyMs.p50),
+          row(scenario, 'latency p99', 'ms', o!.median.latencyMs.p99, pg.latencyMs.p99),
+          row(scenario, 'server CPU per query', 'ms', o!.median.serverCpuMsPerRequest, pg.serverCpuMsPerRequest, undefined, 'Node process only'),
+          row(scenario, 'PostgreSQL CPU per query', 'ms', o!.median.postgresCpuMsPerRequest, pg.postgresCpuMsPerRequest),
+        ],
+        { spread: { ours: o!.spread, baseline: p!.spread }, invalid: invalid ?? o!.invalid ?? p!.invalid },
+      ),
+      ...scenarioRows(
+        [
+          row(scenario, 'ours, no cache: throughput', 'q/s', n!.median.rps, pg.rps, undefined, 'CACHE_ENABLED=false: every view from PostgreSQL'),
+          row(scenario, 'ours, no cache: server CPU per query', 'ms', n!.median.serverCpuMsPerRequest, pg.serverCpuMsPerRequest),
+          row(scenario, 'ours, no cache: PostgreSQL CPU per query', 'ms', n!.median.postgresCpuMsPerRequest, pg.postgresCpuMsPerRequest),
+        ],
+        { spread: { ours: n!.spread, baseline: p!.spread }, invalid: invalid ?? n!.invalid ?? p!.invalid },
+      ),
+    );
+    out[q.name] = {
+      answersChecked: q.keys.length,
+      ours: strip(o!.median),
+      oursNoCache: strip(n!.median),
+      postgraphile: strip(pg),
+      rounds: o!.runs.map((r, i) => ({ ours: r.rps, oursNoCache: n!.runs[i]!.rps, postgraphile: p!.runs[i]!.rps })),
+    };
+  }
+  details.peers = out;
+  await peer.stop();
+  await noCache.stop();
 }
 
 // ───────────── 2a. cache ─────────────
@@ -1495,7 +1642,7 @@ async function main() {
   if (profileTarget) {
     await profile(fixture, profileTarget);
   } else {
-    const needsApi = ['commands', 'peers-writes', 'queries', 'cache', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
+    const needsApi = ['commands', 'peers-writes', 'queries', 'peers', 'cache', 'cursors', 'lag', 'fanout'].some((s) => only.has(s));
     if (needsApi) api = await startApi(fixture);
     const apiCpuBefore = api ? cpuMs(api.pid) : 0;
     if (only.has('commands') || only.has('lag')) {
@@ -1506,13 +1653,12 @@ async function main() {
       await raw.stop();
     }
     if (only.has('peers-writes')) await peersWrites(fixture);
-    if (only.has('queries') || only.has('cache')) {
-      const rawQueries = await startBaseline('http-server.ts', { DATABASE_URL: fixture.apiUrl });
-      children.push(rawQueries);
-      if (only.has('queries')) await queries(fixture, rawQueries);
-      if (only.has('cache')) await cacheScenario(fixture, rawQueries);
-      await rawQueries.stop();
-    }
+    const rawQueries = only.has('queries') || only.has('cache') ? await startBaseline('http-server.ts', { DATABASE_URL: fixture.apiUrl }) : undefined;
+    if (rawQueries) children.push(rawQueries);
+    if (only.has('queries')) await queries(fixture, rawQueries!);
+    if (only.has('peers')) await peers(fixture);
+    if (only.has('cache')) await cacheScenario(fixture, rawQueries!);
+    await rawQueries?.stop();
     if (only.has('replicas')) await replicas(fixture);
     if (only.has('cursors')) await cursors(fixture);
     if (only.has('fanout')) await fanout(fixture);

@@ -47,6 +47,31 @@ export const ORDERS_PAGE = /* GraphQL */ `query OrdersPage($userId: ID!, $page: 
   }
 }`;
 
+/**
+ * The PostGraphile peer's ORDER (bench/peers/postgraphile-server.ts, Amber
+ * preset names): the scalar columns of order_view that ORDER's fields come
+ * from (`position` is last_tx:last_pos; `statusDisplay` has no column),
+ * `items` as the JSON column it is (no product per item: nothing relates a
+ * JSON element to product_view), and the customer through the smart-tag
+ * foreign key. Aliases give it ORDER's field names where the column is the
+ * same.
+ */
+export const POSTGRAPHILE_ORDER = /* GraphQL */ `query Order($id: UUID!) {
+  order: orderViewByRowId(rowId: $id) {
+    id: rowId status total itemCount lastTx lastPos createdAt updatedAt
+    user: userViewByUserId { id: rowId name email orderCount totalSpent }
+    items
+  }
+}`;
+
+/** The PostGraphile peer's ORDERS: 20 orders of a user, newest first (ORDERS' order), with the count and each order's customer. */
+export const POSTGRAPHILE_ORDERS = /* GraphQL */ `query Orders($userId: UUID!) {
+  orders: allOrderViews(condition: { userId: $userId }, orderBy: [CREATED_AT_DESC, ROW_ID_DESC], first: 20) {
+    totalCount
+    orders: nodes { id: rowId status total createdAt user: userViewByUserId { id: rowId name } items }
+  }
+}`;
+
 /** What fan-out and lag subscribers ask for. */
 export const ORDERS_CHANGED = /* GraphQL */ `subscription Changes { ordersChanged { id status position } }`;
 

@@ -47,9 +47,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
 }
 
 /** Starts a raw baseline server (bench/baseline/*.ts) on a free port. */
-export async function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
+export function startBaseline(script: string, env: Record<string, string>): Promise<RunningServer> {
+  return startHelperServer(join('bench/baseline', script), env);
+}
+
+/** Starts a peer server (bench/peers/*.ts: another stack over the same database) on a free port. */
+export function startPeer(script: string, env: Record<string, string>): Promise<RunningServer> {
+  return startHelperServer(join('bench/peers', script), env);
+}
+
+/** A bench server script on a free port (PORT), ready once its /healthz answers; `url` is its origin. */
+async function startHelperServer(script: string, env: Record<string, string>): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawnNode({ name: script, script: join('bench/baseline', script), env: { PORT: String(port), ...env, ...serverAuthEnv() } });
+  const child = spawnNode({ name: script, script, env: { PORT: String(port), ...env, ...serverAuthEnv() } });
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
   return { child, port, pid: child.pid, url: `http://127.0.0.1:${port}`, stop: () => child.stop() };
 }
