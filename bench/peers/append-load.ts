@@ -24,7 +24,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { backendCpu, backendCpuBetween, closePgCpu } from '../lib/pg-cpu.js';
 import { ROOT } from '../lib/processes.js';
-import { now, summarize, type Summary } from '../lib/stats.js';
+import { now, summarize } from '../lib/stats.js';
+import type { LoadResult } from '../load/http-load.js';
 import { emmettStore, STREAM_DOES_NOT_EXIST, type OrderPlaced, type PlacedLine } from './emmett.js';
 
 export interface AppendLoadConfig {
@@ -42,20 +43,13 @@ export interface AppendLoadConfig {
   readonly srcRoot?: string;
 }
 
-export interface AppendLoadResult {
-  readonly requests: number;
-  readonly rps: number;
-  readonly latencyMs: Summary;
-  readonly errors: number;
-  readonly non2xx: number;
-  readonly mismatches: number;
-  readonly failures: number;
-  readonly durationSec: number;
-  readonly sampleError?: string;
-  /** CPU of this process (caller and store/command code together) over the measured run. */
-  readonly processCpuMs: number;
+/** What the HTTP load generator reports (the same verified counts), plus this process's own CPU. */
+export interface AppendLoadResult
+  extends Pick<LoadResult, 'requests' | 'rps' | 'latencyMs' | 'errors' | 'non2xx' | 'mismatches' | 'failures' | 'durationSec' | 'sampleError'> {
   /** CPU of the database's PostgreSQL backends over the measured run. */
   readonly postgresCpuMs: number;
+  /** CPU of this process (caller and store/command code together) over the measured run. */
+  readonly processCpuMs: number;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as AppendLoadConfig;
