@@ -689,7 +689,7 @@ async function queries(fixture: Fixture, rawQueries: RunningServer) {
       rows.push(
         ...scenarioRows(
           [
-            row(scenario, 'candidate: throughput', 'q/s', c!.median.rps, o!.median.rps, undefined, `${candidateRoot}; baseline: ours`),
+            row(scenario, 'candidate: throughput', 'q/s', c!.median.rps, o!.median.rps, undefined, 'candidate checkout (--candidate-root); baseline: ours'),
             row(scenario, 'candidate: server CPU per query', 'ms', c!.median.serverCpuMsPerRequest, o!.median.serverCpuMsPerRequest),
             row(scenario, 'candidate: PostgreSQL CPU per query', 'ms', c!.median.postgresCpuMsPerRequest, o!.median.postgresCpuMsPerRequest),
           ],
