@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js';
 import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../../sql/client.js';
@@ -38,6 +39,32 @@ function client(run: Run): SqlClient {
   };
 }
 
+/** Distinct statement texts prepared per process at most; others run unnamed (parsed and planned each time). */
+const MAX_PREPARED = 500;
+
+/**
+ * Names for statement texts, so that `pg` sends them as named prepared
+ * statements: each connection parses and plans a text once and then only
+ * binds and executes it, where an unnamed statement is parsed and planned on
+ * every run (PostgreSQL's share of a small query). The name is a digest of
+ * the text, so one name always means one text on every connection.
+ * Statements without parameters run unnamed (the simple protocol, which also
+ * takes several commands in one text). Bounded: the composed statements of the
+ * read models are a few hundred texts at most.
+ */
+class PreparedNames {
+  private readonly names = new Map<string, string>();
+
+  nameOf(text: string): string | undefined {
+    let name = this.names.get(text);
+    if (name === undefined && this.names.size < MAX_PREPARED) {
+      name = `s${createHash('sha256').update(text).digest('base64url').slice(0, 22)}`;
+      this.names.set(text, name);
+    }
+    return name;
+  }
+}
+
 /**
  * The SqlDatabase port on the PostgreSQL pool itself: the same statements
  * Prisma's `$queryRaw` would send (a `Prisma.sql` fragment's `$n` text and
@@ -49,11 +76,14 @@ function client(run: Run): SqlClient {
  * ROLLBACK included, is reported to `onQuery`, like Prisma's.
  */
 export function pgSqlDatabase(pool: pg.Pool, onQuery?: (sql: string) => void): SqlDatabase {
+  const prepared = new PreparedNames();
   const on =
     (target: pg.Pool | pg.PoolClient): Run =>
     (text, values) => {
       onQuery?.(text);
-      return translating(() => target.query(text, values as unknown[]));
+      // Only statements with parameters: they already go through the extended protocol (one command each).
+      const name = values.length > 0 ? prepared.nameOf(text) : undefined;
+      return translating(() => target.query(name ? { name, text, values: values as unknown[] } : { text, values: values as unknown[] }));
     };
   return {
     ...client(on(pool)),
