@@ -26,9 +26,6 @@ export function pageFields<K extends string>(field: K): PageFields<K> {
   } as PageFields<K>;
 }
 
-// ───────────── Cursor connections (Relay) ─────────────
-
-/** Page size of a connection asked for with neither `first` nor `last`. */
 /**
  * A page's entities by id, in the page's order, through `loader` (the cache,
  * then one statement for the ids it did not hold): cheaper than reading the
@@ -43,6 +40,9 @@ export async function viewsInOrder<V>(loader: DataLoader<string, V | null>, ids:
   return views.filter((v): v is V => v !== null);
 }
 
+// ───────────── Cursor connections (Relay) ─────────────
+
+/** Page size of a connection asked for with neither `first` nor `last`. */
 export const DEFAULT_CONNECTION_SIZE = 20;
 
 export interface ConnectionArgs {

@@ -163,7 +163,13 @@ export class ReplicaRouter {
     if (!candidate) return undefined;
     const deadline = Date.now() + this.waitMs;
     for (let pause = 1; ; pause = Math.min(pause * 2, 10)) {
-      const replayed = await this.replayed(candidate).catch(() => undefined);
+      // A replica that hangs must not hold the read past the wait: an answer after the deadline counts as none.
+      const left = deadline - Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const replayed = await Promise.race([
+        this.replayed(candidate).catch(() => undefined),
+        new Promise<undefined>((resolve) => (timer = setTimeout(resolve, Math.max(0, left), undefined))),
+      ]).finally(() => clearTimeout(timer));
       if (replayed === undefined) return undefined;
       if (replayed >= needed) return candidate;
       if (Date.now() + pause > deadline) return undefined;

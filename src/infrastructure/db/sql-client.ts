@@ -83,7 +83,7 @@ export function pgSqlDatabase(pool: pg.Pool, onQuery?: (sql: string) => void): S
       onQuery?.(text);
       // Only statements with parameters: they already go through the extended protocol (one command each).
       const name = values.length > 0 ? prepared.nameOf(text) : undefined;
-      return translating(() => target.query(name ? { name, text, values: values as unknown[] } : { text, values: values as unknown[] }));
+      return translating(() => target.query({ name, text, values: values as unknown[] }));
     };
   return {
     ...client(on(pool)),

@@ -3,6 +3,7 @@ import type { OrderStatus } from '../../domain/orders.js';
 import type { SqlClient } from '../../sql/client.js';
 import { idArray, whereAll } from '../../sql/fragments.js';
 import { countRows, keysetPage, keysetStatement, toKeysetPage, type KeysetPage, type KeysetWindow } from '../keyset.js';
+import { pageIdsOf } from '../page.js';
 import { ORDER_VIEW, type OrderView } from './tables.js';
 
 /*
@@ -39,22 +40,14 @@ function orderConditions(filter: OrderFilter): Prisma.Sql {
 }
 
 /**
- * The ids of a page of orders matching the filter, newest first, and how many
- * match: the entities are then loaded by id, through the cache. Only for
- * filters on what never changes (the customer): a status filter reads its
- * rows in the statement that chose them (listOrders), so that no order on the
- * page shows a status other than the one asked for.
+ * The ids of a page of orders of a customer (or of all), newest first, and
+ * how many there are: the entities are then loaded by id, through the cache.
+ * Only for filters on what never changes: a status filter reads its rows in
+ * the statement that chose them (listOrders), so that no order on the page
+ * shows another status than the one asked for.
  */
-export async function listOrderIds(db: SqlClient, filter: { readonly userId?: string | null }, page: number, pageSize: number) {
-  const where = orderConditions(filter);
-  const [rows, [count]] = await Promise.all([
-    db.$queryRaw<Array<{ id: string }>>`
-      SELECT id::text FROM order_view ${where}
-      ORDER BY order_view.created_at DESC, order_view.id DESC LIMIT ${pageSize} OFFSET ${(page - 1) * pageSize}`,
-    db.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM order_view ${where}`,
-  ]);
-  return { ids: rows.map((r) => r.id), total: count?.n ?? 0 };
-}
+export const listOrderIds = (db: SqlClient, filter: { readonly userId?: string | null }, page: number, pageSize: number) =>
+  pageIdsOf(db, ORDER_VIEW, page, pageSize, filterConditions(filter));
 
 /** A page of orders matching the filter, newest first. */
 export async function listOrders(db: SqlClient, filter: OrderFilter, page: number, pageSize: number) {

@@ -12,6 +12,5 @@ export async function productsByIds(db: SqlClient, ids: readonly string[]): Prom
   return rows.map((row) => PRODUCT_VIEW.fromRow(row));
 }
 
-/** A page of products, newest first. */
 /** The ids of a page, newest first, and the total (entities: by id, through the cache). */
 export const listProductIds = (db: SqlClient, page: number, pageSize: number) => pageIdsOf(db, PRODUCT_VIEW, page, pageSize);

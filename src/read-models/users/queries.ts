@@ -12,7 +12,6 @@ export async function usersByIds(db: SqlClient, ids: readonly string[]): Promise
   return rows.map((row) => USER_VIEW.fromRow(row));
 }
 
-/** A page of users, newest first. */
 /** The ids of a page, newest first, and the total (entities: by id, through the cache). */
 export const listUserIds = (db: SqlClient, page: number, pageSize: number) => pageIdsOf(db, USER_VIEW, page, pageSize);
 
