@@ -275,6 +275,7 @@ async function readiness(databases: Databases): Promise<Readiness> {
 function serverOptions(config: Config) {
   return {
     readYourWritesTimeoutMs: config.READ_YOUR_WRITES_TIMEOUT_MS,
+    compileQueriesAfter: config.GRAPHQL_COMPILE_AFTER,
     maxBodyBytes: config.MAX_BODY_BYTES,
     ide: config.IDE_ENABLED,
     limits: {

@@ -36,6 +36,8 @@ export const DEFAULTS = {
   GRAPHQL_MAX_DIRECTIVES: 10,
   GRAPHQL_MAX_TOKENS: 2000,
   GRAPHQL_MAX_COST: 10_000,
+  /** Runs of a query document over HTTP on graphql-js before it runs compiled (graphql-jit); `never` keeps graphql-js. */
+  GRAPHQL_COMPILE_AFTER: 2,
   AUTH_CLOCK_TOLERANCE_S: 5,
   IDEMPOTENCY_KEY_TTL_HOURS: 24,
   /** A read replica whose replay is further behind the read primary than this is skipped, in ms. */
@@ -136,6 +138,10 @@ const Env = z.object({
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_DIRECTIVES),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_TOKENS),
   GRAPHQL_MAX_COST: z.coerce.number().int().positive().default(DEFAULTS.GRAPHQL_MAX_COST),
+  /** A whole number ≥ 0, or `never` (read as Infinity): see src/graphql/compiled-execution.ts. */
+  GRAPHQL_COMPILE_AFTER: z
+    .union([z.literal('never').transform(() => Number.POSITIVE_INFINITY), z.coerce.number().int().min(0)])
+    .default(DEFAULTS.GRAPHQL_COMPILE_AFTER),
   /** How long a mutation's idempotencyKey is remembered. */
   IDEMPOTENCY_KEY_TTL_HOURS: z.coerce.number().positive().max(24 * 365).default(DEFAULTS.IDEMPOTENCY_KEY_TTL_HOURS),
   /** Serve Prometheus metrics at GET /metrics. */

@@ -14,6 +14,7 @@ import { bearerToken, type TokenVerifier } from '../auth/tokens.js';
 import type { GraphQLContext } from '../graphql/context.js';
 import type { Context } from '../observability/tracing.js';
 import { createErrorFormatter } from '../graphql/errors.js';
+import { CompiledExecution } from '../graphql/compiled-execution.js';
 import { checkCost, limitRules, type OperationLimits } from '../graphql/limits.js';
 import { createLoaders } from '../graphql/loaders.js';
 import type { DocumentPolicy } from '../graphql/persisted-documents.js';
@@ -71,6 +72,8 @@ export interface HttpServerDeps {
   readonly metrics?: { render(): Promise<{ contentType: string; body: string }> };
   /** Called for every subscription message sent (metrics). */
   readonly onSubscriptionMessage?: () => void;
+  /** Runs of a query document over HTTP before it is compiled (src/graphql/compiled-execution.ts; default 2). */
+  readonly compileQueriesAfter?: number;
 }
 
 /** A client-supplied id header, if it is a plausible id (nothing else reaches logs or events). */
@@ -177,8 +180,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     context: (requestId, actor, traceContext) => context(requestId, actor, false, traceContext),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
+  // Queries clients repeat run compiled (graphql-jit) once hot; the rest on graphql-js.
+  const execution = new CompiledExecution(schema, { compileAfter: deps.compileQueriesAfter });
   const apollo = new ApolloServer<GraphQLContext>({
-    schema,
+    gateway: execution.gateway(),
     formatError,
     includeStacktraceInErrorResponses: false,
     introspection: deps.limits.introspection,

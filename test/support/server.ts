@@ -88,6 +88,8 @@ export async function startTestServer(
       PGLITE_DIR: database.pgliteDir ?? './data/pglite',
       LOG_LEVEL: (process.env.TEST_LOG_LEVEL as Config['LOG_LEVEL']) ?? 'silent',
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      // Every query compiled from its first run, so that the suite checks the compiled path (graphql-js runs the rest).
+      GRAPHQL_COMPILE_AFTER: 0,
       ...configOverrides,
       READ_DATABASE_URL: readDatabaseUrl,
     },
