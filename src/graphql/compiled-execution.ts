@@ -12,7 +12,7 @@ export interface CompiledExecutionOptions {
    * Infinity never compiles (everything on graphql-js).
    */
   readonly compileAfter?: number;
-  /** Called once per operation compiled (metrics, tests). Throwing is not caught. */
+  /** Called once per operation compiled (the server passes none; tests count compilations). Throwing is not caught. */
   readonly onCompiled?: (operationName: string | undefined) => void;
 }
 
@@ -102,11 +102,12 @@ export class CompiledExecution {
     const key = operationName ?? '';
     let seen = byName.get(key);
     if (!seen) byName.set(key, (seen = { runs: 0 }));
-    if (seen.compiled !== undefined) return seen.compiled ?? undefined;
-    if (seen.runs++ < this.compileAfter) return undefined;
-    const result = compileQuery(this.schema, document, operationName);
-    seen.compiled = isCompiledQuery(result) ? result : null;
-    if (seen.compiled) this.options.onCompiled?.(operationName);
+    if (seen.compiled === undefined) {
+      if (seen.runs++ < this.compileAfter) return undefined;
+      const result = compileQuery(this.schema, document, operationName);
+      seen.compiled = isCompiledQuery(result) ? result : null;
+      if (seen.compiled) this.options.onCompiled?.(operationName);
+    }
     return seen.compiled ?? undefined;
   }
 
