@@ -65,6 +65,19 @@ export async function serverCpu(serverUrl: string): Promise<number> {
   return total;
 }
 
+/**
+ * The server's current WAL insert position in bytes (`pg_current_wal_lsn()`,
+ * "X/Y" = X·2³² + Y). WAL is written server-wide: the difference of two
+ * samples is everything any database of that server logged in between, so it
+ * is a figure per unit of work only on an otherwise idle server.
+ */
+export async function walPosition(serverUrl = PG_SERVER_URL): Promise<bigint> {
+  const admin = await adminOf(serverUrl);
+  const { rows } = await admin.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+  const [high, low] = rows[0]!.lsn.split('/');
+  return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`);
+}
+
 /** The fields of /proc/<pid>/stat after the command name: state, ppid, … (proc(5), from field 3). */
 function statFields(pid: number): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

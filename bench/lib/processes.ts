@@ -157,6 +157,18 @@ export function cpuMs(pid: number): number {
   return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
+/**
+ * CPU time (ms) all cores of the machine have been busy so far (/proc/stat's
+ * `cpu` line: everything but idle and iowait): load generator, server,
+ * PostgreSQL and whatever else runs.
+ */
+export function machineBusyMs(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  // user nice system idle iowait irq softirq steal, in ticks of USER_HZ (100)
+  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+  return ((user! + nice! + system! + irq! + softirq! + steal!) * 1000) / 100;
+}
+
 /** The 1-minute load average and the number of processes busy on the CPU right now. */
 export function machineLoad(): { loadavg1: number; loadavg5: number } {
   const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ');
