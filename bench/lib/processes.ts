@@ -41,12 +41,15 @@ export interface SpawnOptions {
   readonly cwd?: string;
   /** Called with each complete stdout line. */
   readonly onLine?: (line: string) => void;
+  /** The script is JavaScript already: no `--import tsx` (default false). */
+  readonly compiled?: boolean;
 }
 
-/** Spawns `node --import tsx <script>`, tracked so that it never outlives the bench. */
+/** Spawns `node --import tsx <script>` (or `node <script>`, compiled), tracked so that it never outlives the bench. */
 export function spawnNode(options: SpawnOptions): Child {
   hookExit();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', options.script, ...(options.args ?? [])], {
+  const loader = options.compiled ? [] : ['--import', 'tsx'];
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), ...loader, options.script, ...(options.args ?? [])], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

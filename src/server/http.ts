@@ -76,6 +76,9 @@ export interface HttpServerDeps {
   readonly compileQueriesAfter?: number;
 }
 
+/** What a GraphQL context reads through (see readsOf in createHttpServer). */
+type Reads = Pick<GraphQLContext, 'read' | 'loaders' | 'readAt'>;
+
 /** A client-supplied id header, if it is a plausible id (nothing else reaches logs or events). */
 function safeId(header: unknown): string | undefined {
   return typeof header === 'string' && /^[\w.:-]{1,128}$/.test(header) ? header : undefined;
@@ -146,28 +149,41 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
   });
   const schema = makeExecutableSchema({ typeDefs, resolvers: resolvers as never });
   const formatError = createErrorFormatter(deps.logger);
-  const context = (requestId: string, actor: Actor, cache: boolean, traceContext: Context, correlationId = requestId, minPosition?: string): GraphQLContext => {
+  /** What a context reads through: one read session, and the DataLoaders over it. */
+  const readsOf = (cache: boolean, minPosition?: string): Reads => {
     const session = deps.readSession(minPosition);
     const read = { ...deps.read, db: session.db };
-    return {
+    const loaders = createLoaders(read, deps.views, {
+      cache,
+      // A request's `x-min-position`: no cached view older than it either (the session waits for it).
+      atLeast: minPosition === undefined ? undefined : { position: parseCursor(minPosition), ready: () => session.ready() },
+    });
+    return { read, loaders, readAt: (lsn) => session.require(lsn) };
+  };
+  const context = (requestId: string, actor: Actor, reads: Reads, traceContext: Context, correlationId = requestId): GraphQLContext => ({
     requestId,
     correlationId,
     actor,
     logger: deps.logger.child(correlationId === requestId ? { requestId } : { requestId, correlationId }),
     commands: deps.commands,
-    read,
-    loaders: createLoaders(read, deps.views, {
-      cache,
-      // A request's `x-min-position`: no cached view older than it either (the session waits for it).
-      atLeast: minPosition === undefined ? undefined : { position: parseCursor(minPosition), ready: () => session.ready() },
-    }),
-    readAt: (lsn) => session.require(lsn),
+    read: reads.read,
+    loaders: reads.loaders,
+    readAt: reads.readAt,
     progress: deps.progress,
     operations: deps.operations,
     subscriptions: deps.subscriptions,
     readYourWritesTimeoutMs: deps.readYourWritesTimeoutMs,
     traceContext,
-    };
+  });
+  // The operations of one WebSocket connection share one read session and its
+  // uncached loaders: a subscription keeps its context while it is open, and a
+  // connection with 100 of them need not hold 100 sets of DataLoaders (uncached,
+  // sharing them only lets their batches grow).
+  const connectionReads = new WeakMap<object, Reads>();
+  const readsOfConnection = (connection: object): Reads => {
+    let reads = connectionReads.get(connection);
+    if (!reads) connectionReads.set(connection, (reads = readsOf(false)));
+    return reads;
   };
   const ws = attachWebSocket(server, {
     schema,
@@ -177,7 +193,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     onMessage: deps.onSubscriptionMessage,
     tokens: deps.tokens,
     documents: deps.documents,
-    context: (requestId, actor, traceContext) => context(requestId, actor, false, traceContext),
+    context: (requestId, actor, traceContext, connection) => context(requestId, actor, readsOfConnection(connection), traceContext),
     formatError: (error) => formatError(error.toJSON(), error) as ReturnType<typeof error.toJSON>,
   });
   // Queries clients repeat run compiled (graphql-jit) once hot; the rest on graphql-js.
@@ -256,7 +272,7 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
         if ('error' in caller) throw caller.error;
         if ('refused' in named) throw named.refused;
         const minPosition = req.headers[MIN_POSITION_HEADER];
-        return context(requestId, caller.actor, true, tracing.contextOf(req), correlationId, Array.isArray(minPosition) ? minPosition[0] : minPosition);
+        return context(requestId, caller.actor, readsOf(true, Array.isArray(minPosition) ? minPosition[0] : minPosition), tracing.contextOf(req), correlationId);
       },
     });
   };

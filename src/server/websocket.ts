@@ -66,8 +66,11 @@ export interface WebSocketDeps {
   readonly tokens: TokenVerifier;
   /** The persisted documents (a subscribe payload's `documentId`), and whether only they run. */
   readonly documents: DocumentPolicy;
-  /** Builds the context of one operation (traced as the span in `traceContext`). */
-  readonly context: (requestId: string, actor: Actor, traceContext: Context) => GraphQLContext;
+  /**
+   * Builds the context of one operation (traced as the span in `traceContext`);
+   * `connection` is the same object for every operation of one connection.
+   */
+  readonly context: (requestId: string, actor: Actor, traceContext: Context, connection: object) => GraphQLContext;
   readonly formatError: (error: GraphQLError) => ReturnType<GraphQLError['toJSON']>;
 }
 
@@ -89,18 +92,26 @@ function inputError(error: unknown): GraphQLError {
   throw error;
 }
 
+/** A number per document object: equal query texts share one cached document (documentOf), hence one number. */
+const documentNumbers = new WeakMap<DocumentNode, number>();
+let documentsNumbered = 0;
+function documentNumber(document: DocumentNode): number {
+  let number = documentNumbers.get(document);
+  if (number === undefined) documentNumbers.set(document, (number = ++documentsNumbered));
+  return number;
+}
+
 /**
- * What makes two subscriptions' results for one event identical: the query
- * text (equal texts share one cached document, whose source it is), the
- * operation, the variables and the caller. Undefined (not shared) when there
- * is none: variables nested too deep for JSON.stringify, say.
+ * What makes two subscriptions' results for one event identical: the
+ * document (equal texts share one cached document, so its number stands for
+ * the text and the key stays short while the subscription is open), the
+ * operation, the variables and the caller. Undefined (not shared) when
+ * variables are nested too deep for JSON.stringify, say.
  */
 function shareKey(args: ExecutionArgs): string | undefined {
-  const query = args.document.loc?.source.body;
-  if (query === undefined) return undefined;
   const { actor } = args.contextValue as GraphQLContext;
   try {
-    return JSON.stringify([query, args.operationName ?? null, args.variableValues ?? null, actor.role, 'userId' in actor ? actor.userId : null]);
+    return JSON.stringify([documentNumber(args.document), args.operationName ?? null, args.variableValues ?? null, actor.role, 'userId' in actor ? actor.userId : null]);
   } catch {
     return undefined;
   }
@@ -281,7 +292,7 @@ export function attachWebSocket(server: http.Server, deps: WebSocketDeps) {
       document,
       operationName: payload.operationName,
       variableValues: payload.variables,
-      contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor, trace.setSpan(ROOT_CONTEXT, span)),
+      contextValue: deps.context(`ws-${id}-${randomUUID()}`, actor, trace.setSpan(ROOT_CONTEXT, span), ctx),
     };
     return args;
   }
