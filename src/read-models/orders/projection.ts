@@ -46,7 +46,10 @@ async function renameUnloaded(
   const history = [...new Map(rows.map((r) => [`${r.user_id}:${r.tx}:${r.pos}`, r])).values()];
   const renamesOf = (list: typeof rows) =>
     Prisma.sql`jsonb_to_recordset(${JSON.stringify(list)}::jsonb) AS x(user_id uuid, name text, email text, tx bigint, pos bigint, trace_context jsonb)`;
-  const unloaded = Prisma.sql`(o.last_tx, o.last_pos) < (x.tx, x.pos) AND NOT (o.id = ANY(${idArray(loaded)}))`;
+  // NOT IN over a subquery: PostgreSQL hashes the ids once per statement. `NOT (o.id = ANY(array))` is hashed
+  // only when the array is a constant, and in the generic plan of a prepared statement it is a parameter: every
+  // order row was compared with every loaded id (a 100,000-event rebuild went from 15 s to 10 minutes).
+  const unloaded = Prisma.sql`(o.last_tx, o.last_pos) < (x.tx, x.pos) AND o.id NOT IN (SELECT unnest(${idArray(loaded)}))`;
   await tx.$executeRaw`
     INSERT INTO ${ORDER_VIEW_CHANGE.ref()} (${ORDER_VIEW_CHANGE.columnList()})
     SELECT x.tx, x.pos, o.id, o.version, ${ORDER_VIEW.recordJson('o', {
