@@ -4,7 +4,7 @@
  * needs for a target load, and the model's predictions against points the
  * same run measured.
  *
- *   node --import tsx bench/scaling/model.ts [bench/results/latest.json] [--commands=10000] [--subscriptions=1000000]
+ *   node --import tsx bench/scaling/model.ts [bench/results/latest.json] [--commands=10000] [--subscriptions=1000000] [--rebuild=<file>]
  *
  * Prints Markdown. Every input is a median the bench measured on its machine
  * (2 cores shared by load generator, server and PostgreSQL); the model is
@@ -20,7 +20,7 @@ const COMMANDS_PER_SEC = option('commands', 10_000);
 const SUBSCRIPTIONS = option('subscriptions', 1_000_000);
 /** Share of a core or of a machine planned for steady load: headroom for bursts, GC and failover. */
 const UTILIZATION = 0.6;
-/** The API's database pool per process (DATABASE_POOL_SIZE's default). */
+/** The API's database pool per process (DB_POOL_SIZE's default). */
 const POOL_PER_INSTANCE = 10;
 
 // ── the result file ──
@@ -61,7 +61,10 @@ interface Result {
 }
 
 const result = JSON.parse(readFileSync(file, 'utf8')) as Result;
-const d = result.details;
+// `--rebuild=<file>`: the rebuild scenario from another result file (e.g. one measured after a fix to it alone).
+const rebuildFile = argv.find((a) => a.startsWith('--rebuild='))?.slice('--rebuild='.length);
+const rebuildResult = rebuildFile ? (JSON.parse(readFileSync(rebuildFile, 'utf8')) as Result) : undefined;
+const d = rebuildResult ? { ...result.details, rebuild: rebuildResult.details.rebuild } : result.details;
 const missing: string[] = [];
 function need<T>(value: T | undefined | null, what: string): T | undefined {
   if (value === undefined || value === null || (typeof value === 'number' && !Number.isFinite(value))) missing.push(what);
@@ -83,6 +86,7 @@ const table = (head: string[], rows: string[][]) => {
 
 // ── unit costs ──
 
+const cmd1 = need(d.commands?.c1?.ours, 'commands c=1');
 const cmd16 = need(d.commands?.c16?.ours, 'commands c=16');
 const cmd64 = need(d.commands?.c64?.ours, 'commands c=64');
 const raw16 = d.commands?.c16?.baseline;
@@ -98,16 +102,24 @@ const rebuild = need(d.rebuild, 'rebuild');
 const perEventNode = rebuild ? (rebuild.all.cpuSeconds.replayProcess * 1000) / rebuild.logEvents : undefined;
 const perEventPg = rebuild ? (rebuild.all.cpuSeconds.postgresBackends * 1000) / rebuild.logEvents : undefined;
 const perEventWal = rebuild?.walBytes === undefined ? undefined : rebuild.walBytes / rebuild.logEvents;
-// Server CPU per delivered message: a change's CPU at 1,000 subscribers less the command and its projection alone.
-const perMessageMs = fan1k?.serverCpuMsPerChange !== undefined && cmd16?.serverCpuMsPerRequest ? (fan1k.serverCpuMsPerChange - cmd16.serverCpuMsPerRequest) / fan1k.open : undefined;
+// Server CPU per delivered message: a change's CPU at 1,000 subscribers less the command and its projection alone
+// (the fan-out places its changes one at a time, as the commands scenario at one client does).
+const commandAlone = cmd1?.serverCpuMsPerRequest ?? undefined;
+const perMessageMs = fan1k?.serverCpuMsPerChange !== undefined && commandAlone ? (fan1k.serverCpuMsPerChange - commandAlone) / fan1k.open : undefined;
 const perSubscriptionBytes = fan10k?.bytesPerSubscription;
 
-out.push(`Computed by \`node --import tsx bench/scaling/model.ts ${file}\` from the run at ${result.commit.sha?.slice(0, 7) ?? '?'}${result.commit.dirty ? ' (dirty)' : ''}.`, '');
+const at = (r: Result) => `${r.commit.sha?.slice(0, 7) ?? '?'}${r.commit.dirty ? ' (dirty)' : ''}`;
+out.push(
+  `Computed by \`node --import tsx bench/scaling/model.ts ${argv.join(' ')}\` from the run at ${at(result)}` +
+    (rebuildResult ? `, the rebuild from ${rebuildFile} (at ${at(rebuildResult)}).` : '.'),
+  '',
+);
 out.push('### Unit costs (medians of the run)', '');
 table(
   ['unit', 'server (Node) CPU', 'PostgreSQL CPU', 'WAL', 'memory', 'measured by'],
   [
     ['`placeOrder`, 16 clients (its three projections and feeds included)', ms(cmd16?.serverCpuMsPerRequest ?? undefined), ms(cmd16?.postgresCpuMsPerRequest ?? undefined), `${n(cmd16?.walBytesPerRequest ?? undefined)} B`, cmd16?.serverRssKiB ? `${n(cmd16.serverRssKiB / 1024)} MiB RSS under load` : '—', 'commands c=16'],
+    ['… 64 clients (saturation: larger batches)', ms(cmd64?.serverCpuMsPerRequest ?? undefined), ms(cmd64?.postgresCpuMsPerRequest ?? undefined), `${n(cmd64?.walBytesPerRequest ?? undefined)} B`, '', 'commands c=64'],
     ['… raw one-statement baseline', ms(raw16?.serverCpuMsPerRequest ?? undefined), ms(raw16?.postgresCpuMsPerRequest ?? undefined), `${n(raw16?.walBytesPerRequest ?? undefined)} B`, '', 'commands c=16'],
     ['a projected event, rebuild (three projections, batches of 2,000)', ms(perEventNode), ms(perEventPg), `${n(perEventWal)} B`, '', 'rebuild'],
     ['`order(id)` from the in-process cache', ms(orderCached?.serverCpuMsPerRequest ?? undefined), ms(orderCached?.postgresCpuMsPerRequest ?? undefined), '', '', 'queries'],
@@ -116,14 +128,14 @@ table(
     ['`user(id)` from the in-process cache', ms(userCached?.serverCpuMsPerRequest ?? undefined), ms(userCached?.postgresCpuMsPerRequest ?? undefined), '', '', 'cache'],
     ['a page of 20 orders (ids and total from PostgreSQL, entities from the cache)', ms(page?.serverCpuMsPerRequest ?? undefined), ms(page?.postgresCpuMsPerRequest ?? undefined), '', '', 'queries'],
     ['an open `ordersChanged` subscription', '', '', '', kib(perSubscriptionBytes), 'fan-out, 10,000 open'],
-    ['a delivered subscription message', ms(perMessageMs), '', '', '', 'fan-out, 1,000 open, less a command'],
+    ['a delivered subscription message', ms(perMessageMs), '', '', '', 'fan-out, 1,000 open, less a command at one client'],
   ],
 );
 
 // ── the deployment ──
 
 out.push(`### ${n(COMMANDS_PER_SEC)} commands/s and ${n(SUBSCRIPTIONS)} open subscriptions`, '');
-out.push(`Each figure: the load × the unit cost ÷ ${UTILIZATION} (a core or a server planned at ${UTILIZATION * 100} % busy).`, '');
+out.push(`Each figure: the load × the unit cost at 16 clients ÷ ${UTILIZATION} (a core or a server planned at ${UTILIZATION * 100} % busy). Costs per command fall as load batches more (the 64-client row), so this errs on the large side.`, '');
 const rows: string[][] = [];
 if (cmd16?.serverCpuMsPerRequest && perEventNode !== undefined) {
   // The projector share of a command's Node CPU is at least the rebuild's per event (live batches are smaller).
@@ -180,9 +192,9 @@ if (cmd16?.machineCpuMsPerRequest && cmd64) {
 if (fan && fan1k && fan10k) {
   const predicted = fan.rssBeforeBytes + fan10k.open * fan1k.bytesPerSubscription;
   checks.push(['server RSS with 10,000 subscriptions', `${n(predicted / 2 ** 20)} MiB`, `${n(fan10k.rssBytes / 2 ** 20)} MiB`, pct(predicted, fan10k.rssBytes), `RSS before + 10,000 × ${kib(fan1k.bytesPerSubscription)} (measured at 1,000)`]);
-  if (perMessageMs !== undefined && cmd16?.serverCpuMsPerRequest && fan10k.serverCpuMsPerChange !== undefined) {
-    const predictedCpu = cmd16.serverCpuMsPerRequest + fan10k.open * perMessageMs;
-    checks.push(['server CPU of one change to 10,000 subscribers', ms(predictedCpu), ms(fan10k.serverCpuMsPerChange), pct(predictedCpu, fan10k.serverCpuMsPerChange), `a command (${ms(cmd16.serverCpuMsPerRequest)}) + 10,000 × ${ms(perMessageMs)} (per message at 1,000)`]);
+  if (perMessageMs !== undefined && commandAlone && fan10k.serverCpuMsPerChange !== undefined) {
+    const predictedCpu = commandAlone + fan10k.open * perMessageMs;
+    checks.push(['server CPU of one change to 10,000 subscribers', ms(predictedCpu), ms(fan10k.serverCpuMsPerChange), pct(predictedCpu, fan10k.serverCpuMsPerChange), `a command at one client (${ms(commandAlone)}) + 10,000 × ${ms(perMessageMs)} (per message at 1,000)`]);
   }
   const predictedTime = (fan1k.allMsMedian * fan10k.open) / fan1k.open;
   checks.push(['one change → all 10,000 subscribers (median)', `${n(predictedTime)} ms`, `${n(fan10k.allMsMedian)} ms`, pct(predictedTime, fan10k.allMsMedian), `10 × the time at 1,000 (${n(fan1k.allMsMedian)} ms): delivery is linear in the subscribers`]);
