@@ -2,6 +2,7 @@ import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addProduct, placeOrder, registerUser } from '../support/operations.js';
 import { startTestServer, type TestServer } from '../support/server.js';
+import { openSubscriptions } from '../support/subscriber-queues.js';
 import { record, wsClient } from '../support/ws.js';
 
 /**
@@ -39,7 +40,8 @@ it("reads a change's customer once for all the subscriptions of one connection, 
     record(second, WITH_NAME, { userId }),
     record(second, WITH_EMAIL, { userId }),
   ];
-  // Every subscription is live once a first change has reached all of them.
+  // Registered in the hub before the first change (ordersChanged without `since` starts at the next one).
+  await openSubscriptions(server.app, subscriptions.length);
   await placeOrder(server, userId, [{ productId, quantity: 1 }]);
   await Promise.all(subscriptions.map((s) => s.next(1)));
 
