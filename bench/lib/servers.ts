@@ -22,7 +22,7 @@ export interface ApiServerOptions {
   readonly inspectPort?: number;
 }
 
-/** Where builtServer compiles a checkout: one level below its root, as `dist` is, so relative paths resolve alike. */
+/** Where buildServer compiles a checkout: one level below its root, as `dist` is, so relative paths resolve alike. */
 export const BUILD_DIR = '.bench-dist';
 const builds = new Map<string, Promise<void>>();
 
@@ -31,16 +31,16 @@ const builds = new Map<string, Promise<void>>();
  * build`: tsc with tsconfig.build.json; `src/generated` must exist, as after
  * `npm ci`) into BUILD_DIR, once per checkout per bench run. The API is
  * measured as it is deployed, `node <build>/main.js`, not through tsx: its
- * transform names every function by setting a property on it, which alone
- * cost about 4 KiB of heap per open subscription.
+ * transform names every function by setting a property on it, which costs
+ * memory and CPU a deployment does not pay (bench/README.md).
  */
 export function buildServer(root: string = ROOT): Promise<void> {
   let build = builds.get(root);
   if (!build) {
     build = new Promise<void>((resolve, reject) => {
       const tsc = join(root, 'node_modules/typescript/bin/tsc');
-      execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: root }, (error, stdout, stderr) =>
-        error ? reject(new Error(`building the server in ${root} failed:\n${stdout}${stderr}`)) : resolve(),
+      execFile(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR], { cwd: root, timeout: 300_000 }, (error, stdout, stderr) =>
+        error ? reject(new Error(`building the server in ${root} failed (tsc -p tsconfig.build.json${error.killed ? ', killed after 5 minutes' : ''}):\n${stdout}${stderr}`)) : resolve(),
       );
     });
     builds.set(root, build);
