@@ -971,6 +971,8 @@ async function cacheScenario(fixture: Fixture, rawQueries: RunningServer) {
       [
         ...variants.map((v) => ({ label: v.label, config: { url: v.url, ...common }, pid: v.pid, database: dbName(fixture.apiUrl) })),
         { label: 'raw', config: { url: `${rawQueries.url}${path}`, ...common }, pid: rawQueries.pid, database: dbName(fixture.apiUrl) },
+        // The ceiling: the raw handler behind a Map that is never invalidated (bench/baseline/http-server.ts, ?memo=1).
+        { label: 'raw, memoized', config: { url: `${rawQueries.url}${path}?memo=1`, ...common }, pid: rawQueries.pid, database: dbName(fixture.apiUrl) },
       ],
       async (label) => {
         const before = counts.get(label);
@@ -984,6 +986,7 @@ async function cacheScenario(fixture: Fixture, rawQueries: RunningServer) {
       },
     );
     const raw = results[variants.length]!;
+    const memoized = results[variants.length + 1]!;
     const scenario = `cache ${name} c=${connections} (Zipf-like)`;
     variants.forEach((v, i) => {
       const r = results[i]!;
@@ -995,7 +998,9 @@ async function cacheScenario(fixture: Fixture, rawQueries: RunningServer) {
             row(scenario, `${v.label}: throughput`, 'q/s', r.median.rps, raw.median.rps, check),
             row(scenario, `${v.label}: latency p50`, 'ms', r.median.latencyMs.p50, raw.median.latencyMs.p50),
             row(scenario, `${v.label}: latency p99`, 'ms', r.median.latencyMs.p99, raw.median.latencyMs.p99),
+            row(scenario, `${v.label}: server CPU per query`, 'ms', r.median.serverCpuMsPerRequest, raw.median.serverCpuMsPerRequest),
             row(scenario, `${v.label}: PostgreSQL CPU per query`, 'ms', r.median.postgresCpuMsPerRequest, raw.median.postgresCpuMsPerRequest),
+            row(scenario, `${v.label}: machine CPU per query`, 'ms', r.median.machineCpuMsPerRequest, raw.median.machineCpuMsPerRequest),
             ...(hit
               ? [row(scenario, `${v.label}: hit ratio`, '%', 100 * median(hit.map((h) => h.hit)), null, undefined,
                   v.key === 'redis' ? `of which Redis ${(100 * median(hit.map((h) => h.redis))).toFixed(1)} %` : undefined)]
@@ -1005,9 +1010,21 @@ async function cacheScenario(fixture: Fixture, rawQueries: RunningServer) {
         ),
       );
     });
+    rows.push(
+      ...scenarioRows(
+        [
+          row(scenario, 'ceiling: raw handler + a Map never invalidated: throughput', 'q/s', memoized.median.rps, raw.median.rps, undefined,
+            'no GraphQL, no auth, no invalidation: the most a Node server answering from memory does here'),
+          row(scenario, 'ceiling: server CPU per query', 'ms', memoized.median.serverCpuMsPerRequest, raw.median.serverCpuMsPerRequest),
+          row(scenario, 'ceiling: machine CPU per query', 'ms', memoized.median.machineCpuMsPerRequest, raw.median.machineCpuMsPerRequest,
+            undefined, 'both cores: load generator included'),
+        ],
+        { spread: { ours: memoized.spread, baseline: raw.spread }, invalid: invalid ?? memoized.invalid ?? raw.invalid },
+      ),
+    );
     out[name] = {
       answersChecked: distinct.length,
-      ...Object.fromEntries([...variants.map((v) => v.key), 'raw'].map((k, i) => [k, { median: strip(results[i]!.median), rounds: results[i]!.runs.map((r) => r.rps), hitRatios: ratios.get(variants[i]?.label ?? '') }])),
+      ...Object.fromEntries([...variants.map((v) => v.key), 'raw', 'rawMemoized'].map((k, i) => [k, { median: strip(results[i]!.median), rounds: results[i]!.runs.map((r) => r.rps), hitRatios: ratios.get(variants[i]?.label ?? '') }])),
     };
   }
   details.cache = out;
