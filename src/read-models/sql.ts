@@ -21,6 +21,15 @@ function insertRecords(table: AnyTable, rows: ReadonlyArray<Record<string, unkno
     SELECT ${columns} FROM jsonb_to_recordset(${records}::jsonb) AS x(${table.recordType()})`;
 }
 
+/** `ON CONFLICT (key) DO UPDATE SET` every other column: an insert becomes an upsert. */
+function onConflictUpdate(table: AnyTable): Prisma.Sql {
+  const updates = table.columnNames
+    .filter((n) => !table.key.includes(n))
+    .map((n) => `"${n}" = EXCLUDED."${n}"`)
+    .join(', ');
+  return Prisma.sql`ON CONFLICT (${Prisma.raw(table.key.map((k) => `"${k}"`).join(', '))}) DO UPDATE SET ${Prisma.raw(updates)}`;
+}
+
 /**
  * `INSERT … ON CONFLICT (key) DO UPDATE` for many views: one statement, so a
  * batch of events costs one round trip per table rather than one per row
@@ -28,25 +37,61 @@ function insertRecords(table: AnyTable, rows: ReadonlyArray<Record<string, unkno
  */
 export function upsertStatement<T extends AnyTable>(table: T, views: ReadonlyArray<ViewOf<T['columns']>>): Prisma.Sql | null {
   if (views.length === 0) return null;
-  const updates = table.columnNames
-    .filter((n) => !table.key.includes(n))
-    .map((n) => `"${n}" = EXCLUDED."${n}"`)
-    .join(', ');
   return Prisma.sql`${insertFromJson(table, views)}
-    ON CONFLICT (${Prisma.raw(table.key.map((k) => `"${k}"`).join(', '))}) DO UPDATE SET ${Prisma.raw(updates)}`;
+    ${onConflictUpdate(table)}`;
 }
 
 /**
- * Appends rows to a change-history table; rows already there (a replay)
- * are left as they are (null when there are none). Of rows with the same key
- * the last is kept: a redrive applies several events of a view at one
- * position, and the history records the state it ends in.
+ * Statements that read one shared source: `name AS (select)` comes once
+ * before them in the WITH list of `writeAll`, so its rows are sent once.
  */
-export function appendStatement<T extends AnyTable>(table: T, rows: ReadonlyArray<ViewOf<T['columns']>>): Prisma.Sql | null {
-  if (rows.length === 0) return null;
-  return Prisma.sql`${insertRecords(table, lastPerKey(table, rows.map((r) => table.toRecord(r))))} ON CONFLICT DO NOTHING`;
+export interface SharedSource {
+  readonly name: string;
+  readonly select: Prisma.Sql;
+  readonly statements: readonly Prisma.Sql[];
 }
 
+/**
+ * A change history and the state it ends in, from ONE copy of the rows (null
+ * when there are none): the history rows are appended (one per key, see
+ * lastPerKey; rows already there are kept), and each view they name is
+ * upserted to the record in its last row in (tx, pos) order. Only for a batch
+ * that records a history row for every state it leaves a view in: then that
+ * row holds the view's state, and sending the views apart (`upsertStatement`)
+ * would send each twice. `id` and `view` name the history's columns holding
+ * the view's key and its record (`state.toRecord`).
+ */
+export function historyWithState<H extends AnyTable, S extends AnyTable>(
+  history: H,
+  state: S,
+  rows: ReadonlyArray<ViewOf<H['columns']>>,
+  columns: { readonly id: string; readonly view: string },
+): SharedSource | null {
+  if (rows.length === 0) return null;
+  const name = `${history.name}_rows`;
+  const records = JSON.stringify(lastPerKey(history, rows.map((r) => history.toRecord(r))));
+  const historyColumns = history.columnList();
+  const stateColumns = state.columnList();
+  const latest = Prisma.raw(
+    `SELECT DISTINCT ON ("${columns.id}") "${columns.view}" AS record FROM ${name} ORDER BY "${columns.id}", tx DESC, pos DESC`,
+  );
+  return {
+    name,
+    select: Prisma.sql`SELECT * FROM jsonb_to_recordset(${records}::jsonb) AS x(${history.recordType()})`,
+    statements: [
+      Prisma.sql`INSERT INTO ${history.ref()} (${historyColumns}) SELECT ${historyColumns} FROM ${Prisma.raw(name)} ON CONFLICT DO NOTHING`,
+      Prisma.sql`INSERT INTO ${state.ref()} (${stateColumns})
+        SELECT ${state.columnList('r')} FROM (${latest}) l, jsonb_to_record(l.record) AS r(${state.recordType()})
+        ${onConflictUpdate(state)}`,
+    ],
+  };
+}
+
+/**
+ * Of rows with the same key the last is kept: a redrive applies several
+ * events of a view at one position, and the history records the state it
+ * ends in. Rows already in the history (a replay) are left as they are.
+ */
 function lastPerKey(table: AnyTable, records: ReadonlyArray<Record<string, unknown>>): Array<Record<string, unknown>> {
   const byKey = new Map<string, Record<string, unknown>>();
   for (const record of records) {
@@ -59,19 +104,30 @@ function lastPerKey(table: AnyTable, records: ReadonlyArray<Record<string, unkno
 
 /**
  * Sends a batch's writes as ONE statement — all but the last as
- * data-modifying CTEs (`WITH w0 AS (…), w1 AS (…) <last>`) — so a projection
- * batch costs one round trip for all its tables. PostgreSQL runs every part
- * exactly once, all on the database as it was before the statement: no part
- * may depend on another's effect, and no two may change the same row.
+ * data-modifying CTEs (`WITH w0 AS (…), w1 AS (…) <last>`), after the
+ * shared sources they read — so a projection batch costs one round trip for
+ * all its tables. PostgreSQL runs every part exactly once, all on the
+ * database as it was before the statement: no part may depend on another's
+ * effect, and no two may change the same row.
  */
-export async function writeAll(tx: SqlClient, statements: ReadonlyArray<Prisma.Sql | null>): Promise<void> {
-  const parts = statements.filter((s): s is Prisma.Sql => s !== null);
+export async function writeAll(tx: SqlClient, writes: ReadonlyArray<Prisma.Sql | SharedSource | null>): Promise<void> {
+  const sources: Prisma.Sql[] = [];
+  const parts: Prisma.Sql[] = [];
+  for (const write of writes) {
+    if (write === null) continue;
+    if (!('statements' in write)) {
+      parts.push(write);
+      continue;
+    }
+    sources.push(Prisma.sql`${Prisma.raw(write.name)} AS (${write.select})`);
+    parts.push(...write.statements);
+  }
   if (parts.length === 0) return;
   const last = parts.pop()!;
-  if (parts.length === 0) {
+  const ctes = [...sources, ...parts.map((part, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${part})`)];
+  if (ctes.length === 0) {
     await tx.$executeRaw`${last}`;
     return;
   }
-  const ctes = Prisma.join(parts.map((part, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${part})`), ', ');
-  await tx.$executeRaw`WITH ${ctes} ${last}`;
+  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} ${last}`;
 }

@@ -5,7 +5,7 @@ import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { idArray } from '../../sql/fragments.js';
 import { unique } from '../batch.js';
 import { traceOf } from '../changes.js';
-import { appendStatement, upsertStatement, writeAll } from '../sql.js';
+import { historyWithState, upsertStatement, writeAll } from '../sql.js';
 import { usersByIds } from './queries.js';
 import { USER_VIEW, USER_VIEW_CHANGE, USER_VIEW_ORDER } from './tables.js';
 import {
@@ -75,13 +75,15 @@ export const usersProjection: Projection = {
       changedRecords.add(event.aggregateId);
     }
 
-    // One statement for the three tables (they touch different rows).
+    // One statement for the three tables (they touch different rows). Every state a view passes through
+    // has its history row, so the views are upserted from their last rows.
     await writeAll(tx, [
       upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => records.get(id)!)),
-      upsertStatement(USER_VIEW, [...changedUsers].map((id) => views.get(id)!)),
-      appendStatement(
+      historyWithState(
         USER_VIEW_CHANGE,
+        USER_VIEW,
         history.map(({ view: v, event }) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v), traceContext: traceOf(event) })),
+        { id: 'user_id', view: 'view' },
       ),
     ]);
     return [...changedUsers];
