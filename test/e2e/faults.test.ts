@@ -105,6 +105,8 @@ describe.runIf(postgres)('transient database faults', () => {
 
   it('a database that refuses connections: commands and queries fail fast with SERVICE_UNAVAILABLE (cached views still answer), /readyz is 503, and it recovers by itself', async () => {
     const { userId } = await registerUser(server, 'Before Outage');
+    // Read once more, so the cache holds the view whatever became of the payload's fill on a loaded machine.
+    expect(await server.ok(`{ user(id: "${userId}") { name } }`)).toEqual({ user: { name: 'Before Outage' } });
     expect(await ready()).toBe(200);
 
     await setAllowConnections(false);
@@ -124,7 +126,7 @@ describe.runIf(postgres)('transient database faults', () => {
       const query = await server.gql(`{ users(pageSize: 1) { total } }`);
       expect(query.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryable: true });
       expect(JSON.stringify(query)).not.toMatch(/55000|accepting connections|prisma|stack/i);
-      // A view the cache holds is still answered (the sign-up's payload read it).
+      // A view the cache holds is still answered.
       expect(await server.gql(`{ user(id: "${userId}") { name } }`)).toEqual({ data: { user: { name: 'Before Outage' } } });
 
       const readiness = await fetch(new URL('/readyz', server.url));
