@@ -58,14 +58,14 @@ export interface SharedSource {
  * upserted to the record in its last row in (tx, pos) order. Only for a batch
  * that records a history row for every state it leaves a view in: then that
  * row holds the view's state, and sending the views apart (`upsertStatement`)
- * would send each twice. `id` and `view` name the history's columns holding
- * the view's key and its record (`state.toRecord`).
+ * would send each twice. The history keeps each record (`state.toRecord`)
+ * in its `view` column, and the view's key in the column `idColumn`.
  */
 export function historyWithState<H extends AnyTable, S extends AnyTable>(
   history: H,
   state: S,
   rows: ReadonlyArray<ViewOf<H['columns']>>,
-  columns: { readonly id: string; readonly view: string },
+  idColumn: string,
 ): SharedSource | null {
   if (rows.length === 0) return null;
   const name = `${history.name}_rows`;
@@ -73,7 +73,7 @@ export function historyWithState<H extends AnyTable, S extends AnyTable>(
   const historyColumns = history.columnList();
   const stateColumns = state.columnList();
   const latest = Prisma.raw(
-    `SELECT DISTINCT ON ("${columns.id}") "${columns.view}" AS record FROM ${name} ORDER BY "${columns.id}", tx DESC, pos DESC`,
+    `SELECT DISTINCT ON ("${idColumn}") view AS record FROM ${name} ORDER BY "${idColumn}", tx DESC, pos DESC`,
   );
   return {
     name,

@@ -147,7 +147,7 @@ export const ordersProjection: Projection = {
     // loaded view passes through has its history row, so the views are upserted from their last rows.
     await writeAll(tx, [
       upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => customers.get(id)!)),
-      historyWithState(ORDER_VIEW_CHANGE, ORDER_VIEW, history, { id: 'order_id', view: 'view' }),
+      historyWithState(ORDER_VIEW_CHANGE, ORDER_VIEW, history, 'order_id'),
     ]);
     return [...changedOrders, ...renamed];
   },

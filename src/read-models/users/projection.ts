@@ -83,7 +83,7 @@ export const usersProjection: Projection = {
         USER_VIEW_CHANGE,
         USER_VIEW,
         history.map(({ view: v, event }) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v), traceContext: traceOf(event) })),
-        { id: 'user_id', view: 'view' },
+        'user_id',
       ),
     ]);
     return [...changedUsers];
