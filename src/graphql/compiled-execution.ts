@@ -1,6 +1,7 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import { execute, GraphQLError, type DocumentNode, type ExecutionResult, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import { LRUCache } from 'lru-cache';
 
 export interface CompiledExecutionOptions {
   /**
@@ -14,6 +15,28 @@ export interface CompiledExecutionOptions {
   readonly compileAfter?: number;
   /** Called once per operation compiled (the server passes none; tests count compilations). Throwing is not caught. */
   readonly onCompiled?: (operationName: string | undefined) => void;
+  /**
+   * How many compiled queries are kept by their query text for `hot`
+   * (default 1,000), and how many characters of query text they may hold
+   * together (default 4 MiB): a client sending ever new documents evicts
+   * the oldest, never grows the process.
+   */
+  readonly maxHot?: number;
+  readonly maxHotChars?: number;
+}
+
+/**
+ * A query Apollo has parsed and validated (with the limits), seen run
+ * `compileAfter` times and that is now compiled: what the hot path
+ * (src/server/hot-queries.ts) runs without Apollo's request pipeline.
+ * Validation depends on the document only, so having passed once it passes
+ * for every request that sends the same text.
+ */
+export interface HotQuery {
+  readonly document: DocumentNode;
+  /** The operation the request's `operationName` chose. */
+  readonly operation: OperationDefinitionNode;
+  readonly compiled: CompiledQuery;
 }
 
 /** Apollo Server's `gateway` option, and the executor it loads. */
@@ -25,6 +48,9 @@ interface Seen {
   /** The compiled operation, or null when it cannot be compiled (it keeps running on graphql-js). */
   compiled?: CompiledQuery | null;
 }
+
+/** Names cannot hold a newline: the key's first one ends the operation name. */
+const hotKey = (source: string, operationName: string | undefined) => `${operationName ?? ''}\n${source}`;
 
 const isPromise = <T>(value: T | Promise<T>): value is Promise<T> => typeof (value as { then?: unknown } | null)?.then === 'function';
 
@@ -58,6 +84,10 @@ function asGraphQLJsError(error: GraphQLError): GraphQLError {
 export class CompiledExecution {
   private readonly compileAfter: number;
   private readonly seen = new WeakMap<DocumentNode, Map<string, Seen>>();
+  /** Compiled queries by operation name and query text (`hotKey`). */
+  private readonly hotQueries: LRUCache<string, HotQuery>;
+  /** Results computed before Apollo's pipeline ran, by the context they were computed with (`answerWith`). */
+  private readonly answered = new WeakMap<object, ExecutionResult>();
 
   constructor(
     private readonly schema: GraphQLSchema,
@@ -67,6 +97,31 @@ export class CompiledExecution {
     if (!(Number.isInteger(this.compileAfter) || this.compileAfter === Number.POSITIVE_INFINITY) || this.compileAfter < 0) {
       throw new TypeError(`CompiledExecution: compileAfter must be a whole number ≥ 0 or Infinity, got ${String(options.compileAfter)}`);
     }
+    this.hotQueries = new LRUCache({
+      max: options.maxHot ?? 1000,
+      maxSize: options.maxHotChars ?? 4 * 1024 * 1024,
+      sizeCalculation: (_query, key) => Math.max(1, key.length),
+    });
+  }
+
+  /**
+   * The compiled query for this query text and operation name, once Apollo
+   * has served it and it is hot; undefined otherwise (the request goes
+   * through Apollo, which compiles it when its time comes).
+   */
+  hot(source: string, operationName: string | undefined): HotQuery | undefined {
+    return this.hotQueries.get(hotKey(source, operationName));
+  }
+
+  /**
+   * Hands Apollo a result already computed with `context` (by the hot path,
+   * which met errors): when Apollo's pipeline reaches execution for a request
+   * with that context, it gets this result instead of running the operation
+   * again, and shapes its errors as always. Used once; a context Apollo never
+   * executes with (it refused the request first) just lets it go.
+   */
+  answerWith(context: object, result: ExecutionResult): void {
+    this.answered.set(context, result);
   }
 
   /**
@@ -84,11 +139,25 @@ export class CompiledExecution {
     const graphqlJs = () => execute({ schema: this.schema, document, contextValue, variableValues: variables, operationName });
     const compiled = operation?.operation === 'query' ? this.compiledFor(document, operationName) : undefined;
     if (!compiled) return graphqlJs();
-    const answer = (result: ExecutionResult): ExecutionResult | Promise<ExecutionResult> => {
+    const result = this.runCompiled(compiled, contextValue, variables);
+    return isPromise(result) ? result.then((r) => r ?? graphqlJs()) : (result ?? graphqlJs());
+  }
+
+  /**
+   * Runs a hot query (`hot`) as `run` runs it once compiled: the same
+   * result, or undefined when its variables do not coerce — nothing ran, and
+   * graphql-js (through Apollo) answers with the errors clients know.
+   */
+  runHot(hot: HotQuery, contextValue: unknown, variables: Record<string, unknown> | undefined): Promise<ExecutionResult | undefined> | ExecutionResult | undefined {
+    return this.runCompiled(hot.compiled, contextValue, variables);
+  }
+
+  private runCompiled(compiled: CompiledQuery, contextValue: unknown, variables: Record<string, unknown> | undefined) {
+    const answer = (result: ExecutionResult): ExecutionResult | undefined => {
       if (!result.errors?.length) return result;
-      // A request error (variables that do not coerce): nothing ran, so
-      // graphql-js answers it, with the errors Apollo recognises (BAD_USER_INPUT, 400).
-      if (result.data === undefined || result.errors.some((e) => e.path === undefined)) return graphqlJs();
+      // A request error (variables that do not coerce): graphql-js answers it,
+      // with the errors Apollo recognises (BAD_USER_INPUT, 400).
+      if (result.data === undefined || result.errors.some((e) => e.path === undefined)) return undefined;
       return { ...result, errors: result.errors.map(asGraphQLJsError) };
     };
     const result = compiled.query(undefined, contextValue, variables ?? {});
@@ -111,9 +180,26 @@ export class CompiledExecution {
     return seen.compiled ?? undefined;
   }
 
-  /** Apollo Server's executor hook: the request as Apollo validated it, run by `run`. */
-  readonly executor: GatewayExecutor = async (request) =>
-    this.run(request.document, request.operation, request.request.operationName ?? undefined, request.context, request.request.variables);
+  /**
+   * Apollo Server's executor hook: the request as Apollo validated it, run
+   * by `run` (or answered by `answerWith`). A query compiled here is
+   * remembered by its text for `hot`.
+   */
+  readonly executor: GatewayExecutor = async (request) => {
+    const ready = this.answered.get(request.context);
+    if (ready) {
+      this.answered.delete(request.context);
+      return ready;
+    }
+    const operationName = request.request.operationName ?? undefined;
+    const result = this.run(request.document, request.operation, operationName, request.context, request.request.variables);
+    if (request.operation?.operation === 'query' && request.source !== undefined) {
+      const compiled = this.seen.get(request.document)?.get(operationName ?? '')?.compiled;
+      const key = hotKey(request.source, operationName);
+      if (compiled && !this.hotQueries.has(key)) this.hotQueries.set(key, { document: request.document, operation: request.operation, compiled });
+    }
+    return result;
+  };
 
   /**
    * The object to pass as Apollo Server's `gateway` (instead of `schema`): it

@@ -30,6 +30,7 @@ import type { CommandService } from '../write/commands.js';
 import { declaresTooLarge, refuseTooLarge } from './body-limit.js';
 import { graphqlExpressHandler } from './graphql-express.js';
 import { graphqlPostHandler, type ExecuteGraphQL } from './graphql-post.js';
+import { HotQueries } from './hot-queries.js';
 import { mediaTypeStatusPlugin, persistedDocumentRequest } from './graphql-over-http.js';
 import { mountIde } from './ide.js';
 import { RequestTracing } from './request-tracing.js';
@@ -242,6 +243,13 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
     ],
   });
   await apollo.start();
+  // Set by stop(): from then on Apollo answers every request (it refuses new ones once stopped).
+  let stopping = false;
+  const hotQueries = new HotQueries({
+    execution,
+    tracing,
+    checkCost: (document, variables, operationName) => checkCost(deps.limits, schema, document, variables, operationName),
+  });
   /** Request and correlation ids, echoed back. */
   const requestIds = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const requestId = safeId(req.headers['x-request-id']) ?? randomUUID();
@@ -255,9 +263,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
    * express for GET and other bodies): the caller from the Authorization
    * header, then the document the request names (persistedDocumentRequest:
    * `documentId` becomes the manifest's document, or the request is refused),
-   * then Apollo. A bad token or a refusal is thrown from the context function:
-   * Apollo answers it after its CSRF check, with the error's status, shaped by
-   * formatError, and runs nothing.
+   * then a hot query's answer (hot-queries.ts) or Apollo. A bad token or a
+   * refusal is thrown from the context function: Apollo answers it after its
+   * CSRF check, with the error's status, shaped by formatError, and runs
+   * nothing.
    */
   const executeGraphQL: ExecuteGraphQL = async (request, req, res) => {
     const caller = await httpActor(deps.tokens, req.headers.authorization).then(
@@ -265,14 +274,29 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
       (error: unknown) => ({ error }),
     );
     const named = 'actor' in caller ? persistedDocumentRequest(request, deps.documents, caller.actor) : { request };
+    let made: GraphQLContext | undefined;
+    const contextOf = (actor: Actor) => {
+      const { requestId, correlationId } = requestIds(req, res);
+      const minPosition = req.headers[MIN_POSITION_HEADER];
+      return context(requestId, actor, readsOf(true, Array.isArray(minPosition) ? minPosition[0] : minPosition), tracing.contextOf(req), correlationId);
+    };
+    if ('actor' in caller && 'request' in named && !stopping) {
+      const answer = await hotQueries.answer(named.request, () => (made = contextOf(caller.actor)));
+      if (answer) return answer;
+    }
     return apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: 'request' in named ? named.request : request,
       context: async () => {
-        const { requestId, correlationId } = requestIds(req, res);
-        if ('error' in caller) throw caller.error;
-        if ('refused' in named) throw named.refused;
-        const minPosition = req.headers[MIN_POSITION_HEADER];
-        return context(requestId, caller.actor, readsOf(true, Array.isArray(minPosition) ? minPosition[0] : minPosition), tracing.contextOf(req), correlationId);
+        if (made) return made;
+        if ('error' in caller) {
+          requestIds(req, res);
+          throw caller.error;
+        }
+        if ('refused' in named) {
+          requestIds(req, res);
+          throw named.refused;
+        }
+        return contextOf(caller.actor);
       },
     });
   };
@@ -337,7 +361,10 @@ export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer
           resolve(typeof address === 'object' && address ? address.port : port);
         });
       }),
-    stop: () => apollo.stop(),
+    stop: () => {
+      stopping = true;
+      return apollo.stop();
+    },
     webSocketServer: ws.wss,
   };
 }

@@ -70,19 +70,30 @@ export class RequestTracing {
     return this.requests.get(req)?.context ?? ROOT_CONTEXT;
   }
 
-  /** Names the request's span after its operation and records what GraphQL answered. */
+  /** Names the span of the request traced with `context` after its operation (no span: nothing to do). */
+  named(context: Context, type: OperationTypeNode | string, name: string | null | undefined): void {
+    const request = this.byContext.get(context);
+    if (request) nameOperation(request.span, type, name);
+  }
+
+  /** Records what GraphQL answered the request traced with `context`: `ok` or its first error's code. */
+  answered(context: Context, errors: ReadonlyArray<GraphQLFormattedError> | undefined): void {
+    const request = this.byContext.get(context);
+    if (request) request.outcome = outcomeOfErrors(errors);
+  }
+
+  /** Apollo's side: names the request's span after its operation and records what GraphQL answered. */
   plugin(): ApolloServerPlugin<GraphQLContext> {
-    const byContext = this.byContext;
     return {
-      async requestDidStart({ contextValue }) {
-        const request = byContext.get(contextValue.traceContext);
-        if (!request) return;
+      requestDidStart: async ({ contextValue }) => {
+        if (!this.byContext.has(contextValue.traceContext)) return;
+        const context = contextValue.traceContext;
         return {
-          async didResolveOperation({ operation, operationName }) {
-            if (operation) nameOperation(request.span, operation.operation, operationName);
+          didResolveOperation: async ({ operation, operationName }) => {
+            if (operation) this.named(context, operation.operation, operationName);
           },
-          async willSendResponse({ response }) {
-            request.outcome = outcomeOfErrors(response.body.kind === 'single' ? response.body.singleResult.errors : undefined);
+          willSendResponse: async ({ response }) => {
+            this.answered(context, response.body.kind === 'single' ? response.body.singleResult.errors : undefined);
           },
         };
       },
