@@ -68,6 +68,7 @@ export class HotQueries {
     try {
       this.options.checkCost(hot.document, body.variables, name);
     } catch {
+      // Apollo runs the same check and answers the refusal (QUERY_TOO_COMPLEX) as always.
       return undefined;
     }
     const contextValue = context();
