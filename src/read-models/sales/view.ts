@@ -32,15 +32,18 @@ function moveStatus(byStatus: SalesDay['byStatus'], from: OrderStatus | null, to
 
 /** Adds (sign 1) or takes away (sign -1) an order's lines from a day's units. */
 function addUnits(products: readonly ProductUnits[], lines: readonly SoldLine[], sign: 1 | -1): ProductUnits[] {
-  const key = (p: { productId: string; productName: string }) => `${p.productId}\u0000${p.productName}`;
-  const units = new Map(products.map((p) => [key(p), p]));
+  // A copy and a scan per line, not a map of the day's products per event: a day sells hundreds of products,
+  // an order has a few lines, and this runs for every order event of a rebuild.
+  const next = products.slice();
   for (const line of lines) {
-    const current = units.get(key(line));
-    const next = (current?.units ?? 0) + sign * line.quantity;
-    if (next > 0) units.set(key(line), { productId: line.productId, productName: line.productName, units: next });
-    else units.delete(key(line));
+    const at = next.findIndex((p) => p.productId === line.productId && p.productName === line.productName);
+    const units = (at < 0 ? 0 : next[at]!.units) + sign * line.quantity;
+    const entry = { productId: line.productId, productName: line.productName, units };
+    if (units > 0 && at < 0) next.push(entry);
+    else if (units > 0) next[at] = entry;
+    else if (at >= 0) next.splice(at, 1);
   }
-  return [...units.values()];
+  return next;
 }
 
 /**
