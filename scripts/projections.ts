@@ -10,7 +10,9 @@
  * `rebuild` replays the whole event log. While a server runs the projection
  * (it holds the projection's lease), the rebuild is blue/green: new tables
  * are built beside the served ones and swapped in atomically. Without a
- * running server it rebuilds in place. `retry` / `skip` are carried out by
+ * running server it rebuilds in place. `rebuild all` reads the log once for
+ * the projections it rebuilds in place, and once for the blue/green ones:
+ * each batch is applied by all of them together. `retry` / `skip` are carried out by
  * the projector that runs the projection — the server's, or, without one,
  * this process's.
  */
@@ -28,6 +30,7 @@ import { InstanceSignals } from '../src/infrastructure/signals.js';
 import { listDeadLetters } from '../src/projections/dead-letters.js';
 import { ProjectionOperations } from '../src/projections/operations.js';
 import { Projector } from '../src/projections/projector.js';
+import type { Projection } from '../src/projections/projection.js';
 import { readModel } from '../src/projections/status.js';
 import { rebuildBlueGreen, rebuildInPlace } from '../src/projections/rebuild.js';
 
@@ -162,21 +165,35 @@ try {
       break;
     }
     case 'rebuild': {
+      // Those no server runs (their leases are free) in place, the others blue/green; each group replays the log once.
+      const inPlace: Projection[] = [];
+      const served: Projection[] = [];
       for (const projection of projectionArg(args[0], true)) {
+        (await leases.tryAcquire(projection.name) ? inPlace : served).push(projection);
+      }
+      for (const [group, how] of [
+        [inPlace, 'in place (no server was running it)'],
+        [served, 'blue/green (swapped in while a server serves it)'],
+      ] as const) {
+        if (group.length === 0) continue;
         const started = performance.now();
-        const inPlace = await leases.tryAcquire(projection.name);
-        const progress = (n: number) => process.stderr.write(`\r${projection.name}: ${n} events replayed`);
-        const events = inPlace
-          ? await rebuildInPlace(readDb.sql, reader, projection, { onProgress: progress })
-          : await rebuildBlueGreen(readDb.sql, reader, projection, { onProgress: progress });
-        if (inPlace) await leases.release(projection.name);
-        await flushServerCaches(readDb, projection.name);
+        const label = group.map((p) => p.name).join(', ');
+        const progress = (n: number) => process.stderr.write(`\r${label}: ${n} events replayed`);
+        const events = group === inPlace
+          ? await rebuildInPlace(readDb.sql, reader, group, { onProgress: progress })
+          : await rebuildBlueGreen(readDb.sql, reader, group, { onProgress: progress });
+        for (const projection of group) {
+          if (group === inPlace) await leases.release(projection.name);
+          await flushServerCaches(readDb, projection.name);
+        }
         const seconds = (performance.now() - started) / 1000;
         process.stderr.write('\n');
-        console.log(
-          `Rebuilt ${projection.name} ${inPlace ? 'in place (no server was running it)' : 'blue/green (swapped in while a server serves it)'}: ` +
-            `${events} events in ${seconds.toFixed(1)} s (${Math.round(events / Math.max(seconds, 0.001))} events/s).`,
-        );
+        for (const projection of group) {
+          console.log(
+            `Rebuilt ${projection.name} ${how}: ${events} events in ${seconds.toFixed(1)} s (${Math.round(events / Math.max(seconds, 0.001))} events/s` +
+              `${group.length > 1 ? `, replayed together with ${group.filter((p) => p !== projection).map((p) => p.name).join(', ')}` : ''}).`,
+          );
+        }
       }
       break;
     }

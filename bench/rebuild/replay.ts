@@ -1,16 +1,19 @@
 /**
  * Rebuild: replays the whole event log into empty read models with the
- * project's own projector code (src/projections/projector.ts `catchUp()`
- * after `resetProjection` from src/projections/rebuild.ts), in this separate
- * process, and prints one JSON line.
+ * project's own code, in this separate process, and prints one JSON line.
  *
  *   DATABASE_URL=… [BENCH_SRC_ROOT=<checkout>] node --import tsx bench/rebuild/replay.ts
  *
- * 1. all projections together, as a server replays them after a reset
- *    (three projectors concurrently on one pool; events/s = log events / wall
- *    time), with each projection's own time to the end of the log;
- * 2. with BENCH_REBUILD_ALONE=true, first each projection alone, from zero;
- * 3. baseline: a raw `pg` scan of the same log in the projectors' order and
+ * 1. all projections (every read model's, `READ_MODELS`) as the rebuild
+ *    command replays them: `rebuildInPlace` (src/projections/rebuild.ts), one
+ *    read of the log for all, each batch applied by every projection
+ *    together; events/s = log events / wall time;
+ * 2. with BENCH_REBUILD_SERVER=true, also as a server catches up after its
+ *    read models were reset: one `Projector` per projection, concurrently on
+ *    one pool, each reading the log itself (its `catchUp()`), with each
+ *    projection's own time to the end of the log;
+ * 3. with BENCH_REBUILD_ALONE=true, first each projection alone, from zero;
+ * 4. baseline: a raw `pg` scan of the same log in the projectors' order and
  *    batch size, rows decoded and nothing written — the floor of reading it.
  */
 import { join } from 'node:path';
@@ -26,88 +29,123 @@ const load = <T>(path: string): Promise<T> => import(pathToFileURL(join(srcRoot,
 const { openDatabase } = await load<typeof import('../../src/infrastructure/db/database.js')>('src/infrastructure/db/database.ts');
 const { EventLogReader } = await load<typeof import('../../src/eventlog/reader.js')>('src/eventlog/reader.ts');
 const { Projector } = await load<typeof import('../../src/projections/projector.js')>('src/projections/projector.ts');
-const { resetProjection } = await load<typeof import('../../src/projections/rebuild.js')>('src/projections/rebuild.ts');
-const { usersProjection } = await load<typeof import('../../src/read-models/users/projection.js')>('src/read-models/users/projection.ts');
-const { productsProjection } = await load<typeof import('../../src/read-models/products/projection.js')>('src/read-models/products/projection.ts');
-const { ordersProjection } = await load<typeof import('../../src/read-models/orders/projection.js')>('src/read-models/orders/projection.ts');
+const { rebuildInPlace, resetProjection } = await load<typeof import('../../src/projections/rebuild.js')>('src/projections/rebuild.ts');
+const { READ_MODELS } = await load<typeof import('../../src/read-models/registry.js')>('src/read-models/registry.ts');
 
 const databaseUrl = process.env.DATABASE_URL!;
 /** Also replay each projection alone (slower: the log is read once per projection and again for all). */
 const alone = process.env.BENCH_REBUILD_ALONE === 'true';
-/** Events per projector batch (the rebuild command's 2000 by default; a server catching up uses 500). */
+/** Also replay as a server catches up: one projector per projection, each reading the log. */
+const asServer = process.env.BENCH_REBUILD_SERVER === 'true';
+/** Events per batch (the rebuild command's 2000 by default; a server catching up uses 500). */
 const batchSize = Number(process.env.BENCH_REBUILD_BATCH ?? 2000);
-const projections: Projection[] = [usersProjection, productsProjection, ordersProjection];
+const projections: Projection[] = READ_MODELS.map((m) => m.projection);
 const db = await openDatabase({ databaseUrl, poolSize: Number(process.env.DB_POOL_SIZE ?? 10) });
-/** The projectors' SQL port, as the server wires it. */
+/** The projectors' SQL port, as the server wires it (and the rebuild command). */
 const sqlPort = db.sql;
 const reader = new EventLogReader(sqlPort);
 
 const logEvents = ((await db.prisma.$queryRawUnsafe('SELECT count(*)::int AS n FROM event_log')) as Array<{ n: number }>)[0]!.n;
 
-const perProjection: Record<string, { events: number; seconds: number; eventsPerSec: number }> = {};
+interface Timed {
+  events: number;
+  seconds: number;
+  eventsPerSec: number;
+}
+
+const perProjection: Record<string, Timed> = {};
 if (alone) {
   for (const projection of projections) {
-    await resetProjection(db.prisma, projection);
     const started = now();
-    const events = await new Projector(sqlPort, reader, projection, { batchSize }).catchUp();
+    const events = await rebuildInPlace(sqlPort, reader, [projection], { batchSize });
     const seconds = (now() - started) / 1000;
     perProjection[projection.name] = { events, seconds, eventsPerSec: events / seconds };
   }
 }
 
-for (const projection of projections) await resetProjection(db.prisma, projection);
-
 /**
- * CPU used by this database's server backends during the replay: a separate
+ * CPU used by this database's server backends during a replay: a separate
  * connection samples their pids (pg_stat_activity) and CPU times (/proc) every
  * 250 ms, so pool connections that open or close meanwhile count too.
  */
 const sampler = new pg.Client({ connectionString: databaseUrl });
 await sampler.connect();
-const lastSeen = new Map<number, number>();
-async function sampleBackends(): Promise<void> {
-  const { rows } = await sampler.query<{ pid: number }>(
-    'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-  );
-  for (const { pid } of rows) {
-    try {
-      const ms = cpuMs(pid);
-      lastSeen.set(pid, ms);
-    } catch {
-      // the backend just exited
+
+/** The server's WAL position in bytes (the whole server's WAL: a figure only while nothing else writes). */
+async function walPosition(): Promise<number> {
+  const { rows } = await sampler.query<{ lsn: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn");
+  return Number(rows[0]!.lsn);
+}
+
+/** Runs `replay` after resetting every projection: its wall time, the CPU of this process and of the backends, the WAL written. */
+async function measure(replay: () => Promise<void>) {
+  for (const projection of projections) await resetProjection(sqlPort, projection);
+  const lastSeen = new Map<number, number>();
+  async function sampleBackends(): Promise<void> {
+    const { rows } = await sampler.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
+    for (const { pid } of rows) {
+      try {
+        lastSeen.set(pid, cpuMs(pid));
+      } catch {
+        // the backend just exited
+      }
     }
   }
+  await sampleBackends();
+  const backends0 = new Map(lastSeen);
+  const wal0 = await walPosition();
+  let sampling = true;
+  const samplerLoop = (async () => {
+    while (sampling) {
+      await sampleBackends();
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  })();
+  const cpu0 = process.cpuUsage();
+  const started = now();
+  await replay();
+  const seconds = (now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const walBytes = (await walPosition()) - wal0;
+  sampling = false;
+  await samplerLoop;
+  await sampleBackends();
+  let postgresCpuMs = 0;
+  // Backends that existed before the replay count from their CPU then; new ones (started during it) from zero.
+  for (const [pid, ms] of lastSeen) postgresCpuMs += ms - (backends0.get(pid) ?? 0);
+  return {
+    events: logEvents,
+    seconds,
+    eventsPerSec: logEvents / seconds,
+    cpuSeconds: { replayProcess: (cpu.user + cpu.system) / 1e6, postgresBackends: postgresCpuMs / 1000 },
+    walBytes,
+  };
 }
-await sampleBackends();
-const backends0 = new Map(lastSeen);
-let sampling = true;
-const samplerLoop = (async () => {
-  while (sampling) {
-    await sampleBackends();
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-})();
-const cpu0 = process.cpuUsage();
-const started = now();
-/** Each projection's own time to the end of the log while all three run together. */
-const together: Record<string, { events: number; seconds: number; eventsPerSec: number }> = {};
-await Promise.all(
-  projections.map(async (projection) => {
-    const events = await new Projector(sqlPort, reader, projection, { batchSize }).catchUp();
-    const seconds = (now() - started) / 1000;
-    together[projection.name] = { events, seconds, eventsPerSec: events / seconds };
-  }),
-);
-const allSeconds = (now() - started) / 1000;
-const cpu = process.cpuUsage(cpu0);
-sampling = false;
-await samplerLoop;
-await sampleBackends();
+
+/** As a server catches up after a reset: each projection's own time to the end of the log. */
+const together: Record<string, Timed> = {};
+const server = asServer
+  ? await measure(async () => {
+      const started = now();
+      await Promise.all(
+        projections.map(async (projection) => {
+          const events = await new Projector(sqlPort, reader, projection, { batchSize }).catchUp();
+          const seconds = (now() - started) / 1000;
+          together[projection.name] = { events, seconds, eventsPerSec: events / seconds };
+        }),
+      );
+    })
+  : undefined;
+
+// Last, so the read models stay as the rebuild command leaves them (the bench counts the order views).
+let replayed = 0;
+const all = await measure(async () => {
+  replayed = await rebuildInPlace(sqlPort, reader, projections, { batchSize });
+});
+if (replayed !== logEvents) throw new Error(`the rebuild replayed ${replayed} events of the log's ${logEvents}`);
 await sampler.end();
-let postgresCpuMs = 0;
-// Backends that existed before the replay count from their CPU then; new ones (started during it) from zero.
-for (const [pid, ms] of lastSeen) postgresCpuMs += ms - (backends0.get(pid) ?? 0);
-const cpuSeconds = { replayProcess: (cpu.user + cpu.system) / 1e6, postgresBackends: postgresCpuMs / 1000 };
 const orderViews = ((await db.prisma.$queryRawUnsafe('SELECT count(*)::int AS n FROM order_view')) as Array<{ n: number }>)[0]!.n;
 await db.close();
 
@@ -138,9 +176,10 @@ process.stdout.write(
     logEvents,
     orderViews,
     batchSize,
+    projections: projections.map((p) => p.name),
     perProjection,
-    together,
-    all: { events: logEvents, seconds: allSeconds, eventsPerSec: logEvents / allSeconds, cpuSeconds },
+    server: server && { ...server, perProjection: together },
+    all,
     rawScan: { events: scanned, seconds: scanSeconds, eventsPerSec: scanned / scanSeconds },
   })}\n`,
 );

@@ -245,32 +245,76 @@ export class Projector {
   }
 
   /**
-   * One batch. A redrive request for this projection ends the batch before
-   * it, and is carried out on its own in the next step.
+   * Applies events read by someone else: a replay that reads the log once for
+   * several projectors (`replayTogether`). `events` must be what the log
+   * holds right after `after`, in order, and `after` must be where this
+   * projector stands; otherwise it throws before applying anything. They are
+   * applied as `catchUp` applies what it reads: in one transaction, or in
+   * more where a redrive request for this projection lies among them.
+   * Returns how many it consumed: all of them.
    */
-  private async stepUnlocked(): Promise<Step> {
+  applyRead(after: Cursor, events: readonly StoredEvent[]): Promise<number> {
+    return this.exclusive(async () => {
+      const from = await this.position();
+      if (compareCursors(from, after) !== 0) {
+        throw new Error(
+          `Projector.applyRead: events must be given right after the projector's checkpoint; ${this.name} stands at ` +
+            `${formatCursor(from)}, and the events given were read after ${formatCursor(after)}`,
+        );
+      }
+      let consumed = 0;
+      while (consumed < events.length) {
+        consumed += await this.consume(this.checkpoint!, consumed === 0 ? events : events.slice(consumed));
+      }
+      return consumed;
+    });
+  }
+
+  /** Where this projector stands now: its checkpoint. */
+  currentPosition(): Promise<Cursor> {
+    return this.exclusive(() => this.position());
+  }
+
+  /** Where this projector stands: its checkpoint (read on the first step, with its dead-letter state). */
+  private async position(): Promise<Cursor> {
     this.parked ??= await parkedAggregates(this.db, this.name);
-    const from = this.checkpoint ?? (await readCheckpoint(this.db, this.name));
+    this.checkpoint ??= await readCheckpoint(this.db, this.name);
+    return this.checkpoint;
+  }
+
+  /** One batch: reads after the checkpoint and consumes what it can of it. */
+  private async stepUnlocked(): Promise<Step> {
+    const from = await this.position();
     const read = await this.reader.readAfter(from, this.batchSize);
     if (read.length === 0) {
-      this.checkpoint = from;
       this.options.onProgress?.(this.name, from, 0);
       return { consumed: 0, more: false };
     }
+    const consumed = await this.consume(from, read);
+    return { consumed, more: consumed < read.length || read.length === this.batchSize };
+  }
+
+  /**
+   * Consumes the events read after `from` up to a redrive request for this
+   * projection (which ends them), or that request alone when it comes first:
+   * the request is carried out on its own, at its place. Returns how many it
+   * consumed; the checkpoint is past them.
+   */
+  private async consume(from: Cursor, read: readonly StoredEvent[]): Promise<number> {
     const request = read.findIndex((e) => this.isRequestHere(e));
     if (request === 0) {
       const event = read[0] as StoredEvent<RedriveRequested>;
       await this.redriveAt(from, event);
       this.checkpoint = event.cursor;
       this.options.onProgress?.(this.name, event.cursor, 1);
-      return { consumed: 1, more: read.length > 1 || read.length === this.batchSize };
+      return 1;
     }
     const events = request > 0 ? read.slice(0, request) : read;
     const to = events[events.length - 1]!.cursor;
     await this.applyUpTo(from, to, events);
     this.checkpoint = to;
     this.options.onProgress?.(this.name, to, events.length);
-    return { consumed: events.length, more: request > 0 || read.length === this.batchSize };
+    return events.length;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { EventLogReader } from '../eventlog/reader.js';
 import type { SqlClient, SqlDatabase } from '../sql/client.js';
 import type { Projection } from './projection.js';
 import { Projector } from './projector.js';
+import { replayTogether } from './replay.js';
 
 /** Tables every projection shares, keyed by projection name. */
 const SHARED = ['projection_checkpoint', 'projection_dead_letter'] as const;
@@ -23,47 +24,56 @@ export async function resetProjection(db: SqlDatabase, projection: Projection): 
   });
 }
 
-/** Rebuilds in place: reset, then replay the whole log. Only while no projector runs it. */
-export async function rebuildInPlace(
-  db: SqlDatabase,
-  reader: EventLogReader,
-  projection: Projection,
-  options: { batchSize?: number; onProgress?: (applied: number) => void } = {},
-): Promise<number> {
-  await resetProjection(db, projection);
-  return replay(db, reader, projection, options);
-}
-
-async function replay(
-  db: SqlDatabase,
-  reader: EventLogReader,
-  projection: Projection,
-  options: { batchSize?: number; onProgress?: (applied: number) => void },
-): Promise<number> {
-  let total = 0;
-  const projector = new Projector(db, reader, projection, {
-    batchSize: options.batchSize ?? DEFAULTS.REBUILD_BATCH_SIZE,
-    onProgress: (_name, _cursor, applied) => {
-      total += applied;
-      if (applied) options.onProgress?.(total);
-    },
-  });
-  await projector.catchUp();
-  return total;
+export interface RebuildOptions {
+  /** Events per batch (default DEFAULTS.REBUILD_BATCH_SIZE). */
+  readonly batchSize?: number;
+  /** After each batch: how many events of the log have been replayed so far. Must not throw. */
+  readonly onProgress?: (replayed: number) => void;
 }
 
 /**
- * The projection's SQL, run against the tables of `schema`: every statement
- * in a transaction that puts `schema` first on the search path. The event
- * log (not in `schema`) still resolves to the live one.
+ * Rebuilds projections in place: resets them, then replays the whole log
+ * into all of them together, reading it once (`replayTogether`). Only while
+ * no projector runs them. Returns the number of events replayed (each
+ * projection saw every one).
  */
-function inSchema(db: SqlDatabase, schema: string): SqlDatabase {
-  const path = Prisma.raw(`SET LOCAL search_path TO "${schema}", public`);
+export async function rebuildInPlace(
+  db: SqlDatabase,
+  reader: EventLogReader,
+  projections: readonly Projection[],
+  options: RebuildOptions = {},
+): Promise<number> {
+  for (const projection of projections) await resetProjection(db, projection);
+  const replaying = forReplay(db);
+  return replay(reader, projections.map((p) => [replaying, p]), options);
+}
+
+function replay(reader: EventLogReader, targets: ReadonlyArray<readonly [SqlDatabase, Projection]>, options: RebuildOptions): Promise<number> {
+  const batchSize = options.batchSize ?? DEFAULTS.REBUILD_BATCH_SIZE;
+  const projectors = targets.map(([db, projection]) => new Projector(db, reader, projection, { batchSize }));
+  return replayTogether(reader, projectors, { batchSize, onProgress: options.onProgress });
+}
+
+/**
+ * The projections' SQL during a replay. Each transaction first sets, for
+ * itself only, `synchronous_commit = off`: a replayed batch need not wait for
+ * its commit to reach the disk — a crash of the database can lose the last
+ * batches, but each with its checkpoint (never one without the other), and
+ * they are replayed again from there. With `schema` (a blue/green rebuild),
+ * every statement runs in a transaction that puts `schema` first on the
+ * search path too; the event log (not in `schema`) still resolves to the
+ * live one. Without it, a statement outside a transaction runs as it is.
+ */
+function forReplay(db: SqlDatabase, schema?: string): SqlDatabase {
+  const settings = schema
+    ? Prisma.sql`SELECT set_config('synchronous_commit', 'off', true), set_config('search_path', ${`"${schema}", public`}, true)`
+    : Prisma.sql`SELECT set_config('synchronous_commit', 'off', true)`;
   const scoped = <T>(fn: (tx: SqlClient) => Promise<T>) =>
     db.$transaction(async (tx) => {
-      await tx.$executeRaw(path);
+      await tx.$queryRaw(settings);
       return fn(tx);
     });
+  if (!schema) return { $queryRaw: db.$queryRaw.bind(db), $executeRaw: db.$executeRaw.bind(db), $transaction: scoped };
   return {
     $queryRaw: <T>(query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => scoped((tx) => tx.$queryRaw<T>(query, ...values)),
     $executeRaw: (query: TemplateStringsArray | Prisma.Sql, ...values: unknown[]) => scoped((tx) => tx.$executeRaw(query, ...values)),
@@ -71,19 +81,14 @@ function inSchema(db: SqlDatabase, schema: string): SqlDatabase {
   };
 }
 
-export interface BlueGreenOptions {
-  readonly batchSize?: number;
-  readonly onProgress?: (applied: number) => void;
-}
-
 /**
- * Rebuilds a projection while the service keeps serving the old tables:
+ * Rebuilds projections while the service keeps serving their old tables:
  *
- * 1. green: empty copies of its tables (and of the checkpoint and dead-letter
- *    tables) in a schema of their own, `rebuild_<name>`;
- * 2. replays the whole event log into them, and catches up again until
- *    close to the head;
- * 3. swaps, in ONE transaction: holding off the live projector's writes
+ * 1. green: for each, empty copies of its tables (and of the checkpoint and
+ *    dead-letter tables) in a schema of its own, `rebuild_<name>`;
+ * 2. replays the whole event log into them, all together from one read of
+ *    it, and catches up again until close to the head;
+ * 3. swaps each, in ONE transaction per projection: holding off the live projector's writes
  *    (readers go on reading the old rows, MVCC), replaces the live rows with
  *    the rebuilt ones, and moves the checkpoint (and dead letters) to the
  *    rebuilt ones'. Readers see the old views until that commits, the new
@@ -96,44 +101,51 @@ export interface BlueGreenOptions {
 export async function rebuildBlueGreen(
   db: SqlDatabase,
   reader: EventLogReader,
-  projection: Projection,
-  options: BlueGreenOptions = {},
+  projections: readonly Projection[],
+  options: RebuildOptions = {},
 ): Promise<number> {
-  const schema = `rebuild_${projection.name}`;
-  const tables = [...projection.tables, ...SHARED];
-  await db.$executeRaw(Prisma.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`));
-  await db.$executeRaw(Prisma.raw(`CREATE SCHEMA "${schema}"`));
+  const schemaOf = (projection: Projection) => `rebuild_${projection.name}`;
+  const dropGreen = (projection: Projection) => db.$executeRaw(Prisma.raw(`DROP SCHEMA IF EXISTS "${schemaOf(projection)}" CASCADE`));
   try {
-    for (const table of tables) {
-      await db.$executeRaw(Prisma.raw(`CREATE TABLE "${schema}"."${table}" (LIKE public."${table}" INCLUDING ALL)`));
-    }
-    const green = inSchema(db, schema);
-    let total = await replay(green, reader, projection, options);
-    // Again, for what arrived meanwhile: the swap then has little left for the live projector.
-    total += await replay(green, reader, projection, options);
-
-    const live = projection.tables.map((t) => `public."${t}"`).join(', ');
-    await db.$transaction(async (tx) => {
-      // Blocks writers (the live projector's batch waits), not readers.
-      await tx.$executeRaw(Prisma.raw(`LOCK TABLE ${live} IN SHARE ROW EXCLUSIVE MODE`));
-      for (const table of projection.tables) {
-        await tx.$executeRaw(Prisma.raw(`DELETE FROM public."${table}"`));
-        await tx.$executeRaw(Prisma.raw(`INSERT INTO public."${table}" SELECT * FROM "${schema}"."${table}"`));
+    for (const projection of projections) {
+      const schema = schemaOf(projection);
+      await dropGreen(projection);
+      await db.$executeRaw(Prisma.raw(`CREATE SCHEMA "${schema}"`));
+      for (const table of [...projection.tables, ...SHARED]) {
+        await db.$executeRaw(Prisma.raw(`CREATE TABLE "${schema}"."${table}" (LIKE public."${table}" INCLUDING ALL)`));
       }
-      await tx.$executeRaw`DELETE FROM public.projection_dead_letter WHERE projection = ${projection.name}`;
-      await tx.$executeRaw(
-        Prisma.sql`INSERT INTO public.projection_dead_letter SELECT * FROM ${Prisma.raw(`"${schema}".projection_dead_letter`)}`,
-      );
-      // The rebuilt checkpoint (LOG_START's 0:0 when the log was empty).
-      await tx.$executeRaw`
-        INSERT INTO public.projection_checkpoint (name, last_tx, last_pos, updated_at)
-        SELECT ${projection.name}, coalesce(max(last_tx), 0), coalesce(max(last_pos), 0), now()
-        FROM ${Prisma.raw(`"${schema}".projection_checkpoint`)} WHERE name = ${projection.name}
-        ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
-          stalled_error = NULL, stalled_since = NULL`;
-    });
+    }
+    const greens = projections.map((p) => [forReplay(db, schemaOf(p)), p] as const);
+    let total = await replay(reader, greens, options);
+    // Again, for what arrived meanwhile: the swaps then leave little to the live projectors.
+    total += await replay(reader, greens, options);
+    for (const projection of projections) await swapIn(db, projection, schemaOf(projection));
     return total;
   } finally {
-    await db.$executeRaw(Prisma.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)).catch(() => undefined);
+    for (const projection of projections) await dropGreen(projection).catch(() => undefined);
   }
+}
+
+/** Step 3 of `rebuildBlueGreen` for one projection: its rebuilt rows and checkpoint replace the live ones. */
+async function swapIn(db: SqlDatabase, projection: Projection, schema: string): Promise<void> {
+  const live = projection.tables.map((t) => `public."${t}"`).join(', ');
+  await db.$transaction(async (tx) => {
+    // Blocks writers (the live projector's batch waits), not readers.
+    await tx.$executeRaw(Prisma.raw(`LOCK TABLE ${live} IN SHARE ROW EXCLUSIVE MODE`));
+    for (const table of projection.tables) {
+      await tx.$executeRaw(Prisma.raw(`DELETE FROM public."${table}"`));
+      await tx.$executeRaw(Prisma.raw(`INSERT INTO public."${table}" SELECT * FROM "${schema}"."${table}"`));
+    }
+    await tx.$executeRaw`DELETE FROM public.projection_dead_letter WHERE projection = ${projection.name}`;
+    await tx.$executeRaw(
+      Prisma.sql`INSERT INTO public.projection_dead_letter SELECT * FROM ${Prisma.raw(`"${schema}".projection_dead_letter`)}`,
+    );
+    // The rebuilt checkpoint (LOG_START's 0:0 when the log was empty).
+    await tx.$executeRaw`
+      INSERT INTO public.projection_checkpoint (name, last_tx, last_pos, updated_at)
+      SELECT ${projection.name}, coalesce(max(last_tx), 0), coalesce(max(last_pos), 0), now()
+      FROM ${Prisma.raw(`"${schema}".projection_checkpoint`)} WHERE name = ${projection.name}
+      ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
+        stalled_error = NULL, stalled_since = NULL`;
+  });
 }

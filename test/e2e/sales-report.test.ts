@@ -127,7 +127,7 @@ describe('salesReport', () => {
 
   it('is the same after a blue/green rebuild while the server serves it', async () => {
     const reader = new EventLogReader(server.app.db.sql);
-    const replayed = await rebuildBlueGreen(server.app.db.sql, reader, salesProjection);
+    const replayed = await rebuildBlueGreen(server.app.db.sql, reader, [salesProjection]);
     expect(replayed).toBeGreaterThan(10);
     const data = await server.ok(REPORT, { from: '2026-02-01', to: '2026-03-31' });
     expect(data.salesReport).toEqual(expected());

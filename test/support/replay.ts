@@ -17,12 +17,13 @@
  * lie below the replay database's read horizon because both databases live on
  * the same server (transaction ids are server-wide).
  */
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import { PROJECTIONS } from '../../src/app.js';
 import { EventLogReader } from '../../src/eventlog/reader.js';
 import type { PrismaClient } from '../../src/generated/prisma/client.js';
 import { openDatabase, type Database } from '../../src/infrastructure/db/database.js';
 import { Projector } from '../../src/projections/projector.js';
+import { rebuildInPlace } from '../../src/projections/rebuild.js';
 import { createTestDatabase, type TestDatabase } from './databases.js';
 import type { TestServer } from './server.js';
 
@@ -126,14 +127,18 @@ export class ReplayDatabase {
     return new ReplayDatabase(database, db);
   }
 
+  /** The replay database's SQL port (`pg`), as the rebuild command uses it. */
+  get sql(): Database['sql'] {
+    return this.db.sql;
+  }
+
   /**
-   * Empties the replay database, copies `source`'s whole event log into it,
-   * runs every projection from zero in batches of `batchSize`, and returns the
-   * rebuilt read models. Fails if a projection did not read every copied event.
+   * Empties the replay database (read models, checkpoints, log) and copies
+   * `source`'s whole event log into it verbatim; returns how many events.
    */
-  async replayFrom(source: PrismaClient, { batchSize }: { batchSize: number }): Promise<ReadModelSnapshot> {
+  async copyLog(source: PrismaClient): Promise<number> {
     const target = this.db.prisma;
-    const tables = [...READ_MODEL_TABLES, 'projection_checkpoint', 'event_log'].map((t) => `"${t}"`).join(', ');
+    const tables = [...READ_MODEL_TABLES, 'projection_checkpoint', 'projection_dead_letter', 'event_log'].map((t) => `"${t}"`).join(', ');
     await target.$executeRawUnsafe(`TRUNCATE ${tables}`);
     const [log] = await source.$queryRaw<Array<{ events: string; count: number }>>`
       SELECT coalesce(jsonb_agg(e ORDER BY e.tx_id, e.position), '[]')::text AS events, count(*)::int AS count
@@ -141,6 +146,18 @@ export class ReplayDatabase {
     const { events, count } = log!;
     await target.$executeRaw`
       INSERT INTO event_log SELECT * FROM jsonb_populate_recordset(NULL::event_log, ${events}::jsonb)`;
+    return count;
+  }
+
+  /**
+   * Copies `source`'s event log, runs every projection from zero in batches
+   * of `batchSize` — as a server catches up (one projector per projection,
+   * each reading the log) — and returns the rebuilt read models. Fails if a
+   * projection did not read every copied event.
+   */
+  async replayFrom(source: PrismaClient, { batchSize }: { batchSize: number }): Promise<ReadModelSnapshot> {
+    const count = await this.copyLog(source);
+    const target = this.db.prisma;
     // Projections own disjoint tables and checkpoints: they replay side by side.
     const reader = new EventLogReader(target);
     const replayed = await Promise.all(
@@ -148,6 +165,20 @@ export class ReplayDatabase {
     );
     expect(replayed, 'events each projection replayed').toEqual(PROJECTIONS.map(() => count));
     return readModelSnapshot(target);
+  }
+
+  /**
+   * Copies `source`'s event log and rebuilds every projection as the rebuild
+   * command does (`rebuildInPlace`: one read of the log for all of them);
+   * returns the rebuilt read models and how many reads of the log it took.
+   */
+  async rebuildFrom(source: PrismaClient, { batchSize }: { batchSize: number }): Promise<{ readModels: ReadModelSnapshot; events: number; logReads: number }> {
+    const events = await this.copyLog(source);
+    const reader = new EventLogReader(this.db.sql);
+    const reads = vi.spyOn(reader, 'readAfter');
+    const replayed = await rebuildInPlace(this.db.sql, reader, PROJECTIONS, { batchSize });
+    expect(replayed, 'events the rebuild replayed').toBe(events);
+    return { readModels: await readModelSnapshot(this.db.prisma), events, logReads: reads.mock.calls.length };
   }
 
   async dispose(): Promise<void> {
