@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { compareCursors, parseCursor, type Cursor } from '../../src/eventlog/cursor.js';
 import { addProduct, registerUser, uniqueEmail } from '../support/operations.js';
 import { RawWsClient, sleep, type Received } from '../support/raw-ws.js';
@@ -227,6 +228,46 @@ function expectMonotonic(changes: Array<{ id: string; version: number; position:
   }
 }
 
+
+describe('the messages of one change to many subscriptions of a connection', () => {
+  it('leave the server in one socket write, not one each, and all arrive', async () => {
+    const { userId } = await registerUser(server, 'Coalesced writes');
+    const { productId } = await addProduct(server, 'Coalesced item', '1.25');
+    const { orderId } = await place(userId, [productId]);
+    await settled();
+    const conn = await connect();
+    const SUBSCRIPTIONS = 50;
+    const STATUS = `subscription($id: ID!) { orderStatusChanged(orderId: $id) { id status version } }`;
+    for (let s = 0; s < SUBSCRIPTIONS; s++) conn.subscribe(`w-${s}`, STATUS, { id: orderId });
+    const both = (count: number) =>
+      conn.until(() => conn.received.filter((r) => r.message.id?.startsWith('w-')).length >= SUBSCRIPTIONS * count, 10_000, `${count} message(s) on each subscription`);
+    await both(1); // the snapshots
+    // The server's end of this connection is the socket whose peer is the client's local port.
+    const port = (conn.socket as unknown as { _socket: net.Socket })._socket.localPort;
+    // Spied, not replaced: the socket writes as it would.
+    const write = vi.spyOn(net.Socket.prototype as unknown as { _write: (...a: unknown[]) => void }, '_write');
+    const writev = vi.spyOn(net.Socket.prototype as unknown as { _writev: (...a: unknown[]) => void }, '_writev');
+    const toClient = () =>
+      [write, writev].reduce((n, spy) => n + spy.mock.contexts.filter((socket) => (socket as net.Socket).remotePort === port).length, 0);
+    let writes: number;
+    try {
+      await run('confirmOrder', orderId);
+      await both(2);
+      writes = toClient();
+    } finally {
+      write.mockRestore();
+      writev.mockRestore();
+    }
+    expect(writes, 'socket writes to this connection for one change to its 50 subscriptions').toBeGreaterThan(0);
+    expect(writes).toBeLessThanOrEqual(2);
+    for (let s = 0; s < SUBSCRIPTIONS; s++) {
+      expect(conn.of(`w-${s}`).map((m) => m.message.payload.data.orderStatusChanged)).toEqual([
+        { id: orderId, status: 'PENDING', version: 1 },
+        { id: orderId, status: 'CONFIRMED', version: 2 },
+      ]);
+    }
+  });
+});
 
 describe('a stalled client', () => {
   let products: string[];
