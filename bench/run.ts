@@ -25,7 +25,7 @@ import { createBenchAuth, requestHeaders, serverAuthEnv, useBenchAuth } from './
 import { BenchDatabases, PG_SERVER_URL } from './lib/db.js';
 import { HorizonWatch } from './lib/horizon.js';
 import { backendCpu, backendCpuBetween, closePgCpu, serverCpu, walPosition } from './lib/pg-cpu.js';
-import { forceGc } from './lib/inspector.js';
+import { censusGrowth, forceGc, heapCensus } from './lib/inspector.js';
 import {
   body, ORDER, ORDERS, ORDERS_CHANGED, ORDERS_CONNECTION, ORDERS_PAGE, PLACE_ORDER, PLACE_ORDER_READ_YOUR_WRITES, POSTGRAPHILE_ORDER, POSTGRAPHILE_ORDERS, USER,
 } from './lib/operations.js';
@@ -1448,10 +1448,21 @@ interface FanoutRun {
   /** process.hrtime (µs) around the changes at the largest level: the delivery phase, for profiles. */
   readonly deliveryWindowUs?: { fromUs: number; toUs: number };
   readonly rssBeforeBytes: number;
+  /** With --heap-census=true: per level, what the heap grew by per open subscription, by kind (bench/lib/inspector.ts). */
+  readonly heap?: Array<{ open: number } & ReturnType<typeof censusGrowth>>;
   readonly levels: Array<{ open: number; openMs: number; rssBytes: number; bytesPerSubscription: number; serverCpuMsPerChange: number; changes: Array<{ allMs: number; firstMs: number; p50Ms: number }>; allMsMedian: number; allMsMax: number }>;
 }
 
-async function fanoutAgainst(target: { pid: number; inspectPort: number; wsUrl: string; triggerUrl: string }, body: string): Promise<FanoutRun> {
+async function fanoutAgainst(
+  target: { pid: number; inspectPort: number; wsUrl: string; triggerUrl: string },
+  body: string,
+  /**
+   * Also take a census of the heap before and with the 10,000 subscriptions open (--heap-census=true). The
+   * snapshots it takes grow the server's RSS: the RSS rows of such a run are not comparable with others.
+   */
+  census = false,
+): Promise<FanoutRun> {
+  const heapBefore = census ? await heapCensus(target.pid, target.inspectPort) : undefined;
   await forceGc(target.pid, target.inspectPort);
   await sleep(500);
   const rssBefore = rssBytes(target.pid);
@@ -1474,6 +1485,7 @@ async function fanoutAgainst(target: { pid: number; inspectPort: number; wsUrl: 
       worker.write(`${JSON.stringify(command)}\n`);
     });
   const levels: FanoutRun['levels'] = [];
+  const heap: NonNullable<FanoutRun['heap']> = [];
   let deliveryWindowUs: FanoutRun['deliveryWindowUs'];
   try {
     for (const [connections, perConnection] of [
@@ -1507,12 +1519,18 @@ async function fanoutAgainst(target: { pid: number; inspectPort: number; wsUrl: 
         allMsMax: Math.max(...all),
       });
       log(`  ${opened.open} subscriptions: reach all p50 ${median(all).toFixed(0)} ms (worst ${Math.max(...all).toFixed(0)}), ${((rss - rssBefore) / opened.open / 1024).toFixed(1)} KiB each`);
+      if (heapBefore && connections === 90) {
+        const growth = censusGrowth(heapBefore, await heapCensus(target.pid, target.inspectPort), opened.open);
+        heap.push({ open: opened.open, ...growth });
+        log(`  heap per open subscription: ${growth.totalBytesPerUnit.toFixed(0)} B; ` +
+          growth.kinds.slice(0, 12).map((k) => `${k.kind} ${k.bytesPerUnit.toFixed(0)} B (${k.objectsPerUnit.toFixed(1)})`).join(', '));
+      }
     }
     await ask({ cmd: 'close' }, 60_000).catch(() => undefined);
   } finally {
     await worker.kill();
   }
-  return { rssBeforeBytes: rssBefore, levels, deliveryWindowUs };
+  return { rssBeforeBytes: rssBefore, levels, deliveryWindowUs, ...(census ? { heap } : {}) };
 }
 
 async function fanout(fixture: Fixture) {
@@ -1520,6 +1538,7 @@ async function fanout(fixture: Fixture) {
   const ours = await fanoutAgainst(
     { pid: api!.pid, inspectPort: apiInspectPort, wsUrl: api!.url.replace(/^http/, 'ws'), triggerUrl: api!.url },
     fixture.placeBody,
+    args.get('heap-census') === 'true',
   );
   await waitForProjections(api!.url);
   noteLoad('fan-out');

@@ -42,3 +42,71 @@ export async function forceGc(pid: number, inspectPort: number): Promise<void> {
   await call(2, 'HeapProfiler.collectGarbage');
   socket.close();
 }
+
+/** Bytes and objects of one kind in a heap snapshot (see heapCensus). */
+export interface HeapKind {
+  readonly bytes: number;
+  readonly objects: number;
+}
+
+/**
+ * A census of another Node process's heap (opened as for `forceGc`): a heap
+ * snapshot (`HeapProfiler.takeHeapSnapshot`, which collects garbage first),
+ * its nodes' self sizes summed by kind — an object's constructor name, a
+ * closure's function name, or the node type for strings, arrays, code and
+ * V8's internals.
+ */
+export async function heapCensus(pid: number, inspectPort: number): Promise<Map<string, HeapKind>> {
+  let target: string | undefined;
+  for (let attempt = 0; attempt < 50 && !target; attempt++) {
+    try {
+      const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
+      target = list[0]?.webSocketDebuggerUrl;
+    } catch {
+      process.kill(pid, 'SIGUSR1');
+      await sleep(100);
+    }
+  }
+  if (!target) throw new Error(`could not open the inspector of pid ${pid}`);
+  const socket = new WebSocket(target, { maxPayload: 1 << 30 });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('open', () => resolve());
+    socket.once('error', reject);
+  });
+  const chunks: string[] = [];
+  await new Promise<void>((resolve) => {
+    socket.on('message', (data) => {
+      const message = JSON.parse(String(data)) as { id?: number; method?: string; params?: { chunk: string } };
+      if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params!.chunk);
+      if (message.id === 1) resolve();
+    });
+    socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.takeHeapSnapshot', params: { reportProgress: false } }));
+  });
+  socket.close();
+  const snapshot = JSON.parse(chunks.join('')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+    strings: string[];
+  };
+  const { node_fields: fields, node_types: [types] } = snapshot.snapshot.meta;
+  const [type, name, size] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+  const census = new Map<string, HeapKind>();
+  const { nodes, strings } = snapshot;
+  for (let i = 0; i < nodes.length; i += fields.length) {
+    const kind = types[nodes[i + type!]!]!;
+    const label = kind === 'object' || kind === 'closure' || kind === 'native' ? `${kind} ${strings[nodes[i + name!]!]!.slice(0, 60)}` : kind;
+    const entry = census.get(label) ?? { bytes: 0, objects: 0 };
+    census.set(label, { bytes: entry.bytes + nodes[i + size!]!, objects: entry.objects + 1 });
+  }
+  return census;
+}
+
+/** What `after` holds more than `before`, per unit (e.g. per open subscription), largest first. */
+export function censusGrowth(before: Map<string, HeapKind>, after: Map<string, HeapKind>, units: number, top = 20) {
+  const grown = [...after].map(([kind, a]) => {
+    const b = before.get(kind) ?? { bytes: 0, objects: 0 };
+    return { kind, bytesPerUnit: (a.bytes - b.bytes) / units, objectsPerUnit: (a.objects - b.objects) / units };
+  });
+  const total = grown.reduce((sum, g) => sum + g.bytesPerUnit, 0);
+  return { totalBytesPerUnit: total, kinds: grown.sort((x, y) => y.bytesPerUnit - x.bytesPerUnit).slice(0, top) };
+}
