@@ -2,13 +2,10 @@ import WebSocket from 'ws';
 import { sleep } from './processes.js';
 
 /**
- * Forces a full garbage collection in another Node process from outside: the
- * process was started with `--inspect-port=127.0.0.1:<port>` (inactive), and
- * SIGUSR1 opens its inspector; `HeapProfiler.collectGarbage` then runs a GC.
- * Nothing in the application is involved (no debug endpoint); memory itself
- * is read from /proc/<pid>/status.
+ * Connects to another Node process's inspector: started with
+ * `--inspect-port=127.0.0.1:<port>` (inactive), opened with SIGUSR1.
  */
-export async function forceGc(pid: number, inspectPort: number): Promise<void> {
+async function openInspector(pid: number, inspectPort: number, options: WebSocket.ClientOptions = {}): Promise<WebSocket> {
   let target: string | undefined;
   for (let attempt = 0; attempt < 50 && !target; attempt++) {
     try {
@@ -20,11 +17,23 @@ export async function forceGc(pid: number, inspectPort: number): Promise<void> {
     }
   }
   if (!target) throw new Error(`could not open the inspector of pid ${pid}`);
-  const socket = new WebSocket(target);
+  const socket = new WebSocket(target, options);
   await new Promise<void>((resolve, reject) => {
     socket.once('open', () => resolve());
     socket.once('error', reject);
   });
+  return socket;
+}
+
+/**
+ * Forces a full garbage collection in another Node process from outside: the
+ * process was started with `--inspect-port=127.0.0.1:<port>` (inactive), and
+ * SIGUSR1 opens its inspector; `HeapProfiler.collectGarbage` then runs a GC.
+ * Nothing in the application is involved (no debug endpoint); memory itself
+ * is read from /proc/<pid>/status.
+ */
+export async function forceGc(pid: number, inspectPort: number): Promise<void> {
+  const socket = await openInspector(pid, inspectPort);
   const call = (id: number, method: string) =>
     new Promise<void>((resolve) => {
       const onMessage = (data: WebSocket.RawData) => {
@@ -57,22 +66,7 @@ export interface HeapKind {
  * V8's internals.
  */
 export async function heapCensus(pid: number, inspectPort: number): Promise<Map<string, HeapKind>> {
-  let target: string | undefined;
-  for (let attempt = 0; attempt < 50 && !target; attempt++) {
-    try {
-      const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
-      target = list[0]?.webSocketDebuggerUrl;
-    } catch {
-      process.kill(pid, 'SIGUSR1');
-      await sleep(100);
-    }
-  }
-  if (!target) throw new Error(`could not open the inspector of pid ${pid}`);
-  const socket = new WebSocket(target, { maxPayload: 1 << 30 });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
+  const socket = await openInspector(pid, inspectPort, { maxPayload: 1 << 30 });
   const chunks: string[] = [];
   await new Promise<void>((resolve) => {
     socket.on('message', (data) => {
