@@ -32,7 +32,7 @@ import {
 import { cpuMs, freePort, killAll, machineBusyMs, machineLoad, ROOT, rssBytes, sleep, spawnNode, waitForHttp, type Child } from './lib/processes.js';
 import { buildWorld, insertEvents, insertWriteModel, withClient, type World } from './lib/seed.js';
 import { gql, startApiServer, startBaseline, startPeer, waitForProjections, type RunningServer } from './lib/servers.js';
-import { median, now, summarize, type Summary } from './lib/stats.js';
+import { median, medianBy, now, summarize, type Summary } from './lib/stats.js';
 import { markdownTable, row, textTable, withRounds, type Row } from './lib/table.js';
 import { PgCluster } from '../test/support/pg-cluster.js';
 import type { LoadConfig, LoadResult } from './load/http-load.js';
@@ -210,7 +210,7 @@ function medianRun(runs: readonly Measured[]): Measured {
     const values = runs.map(f).filter((v): v is number => v !== null && Number.isFinite(v));
     return values.length ? median(values) : null;
   };
-  const typical = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor((runs.length - 1) / 2)]!;
+  const typical = medianBy(runs, (r) => r.rps)!;
   const latency = (k: keyof Summary) => m((r) => r.latencyMs[k]) ?? NaN;
   const sum = (f: (r: Measured) => number) => runs.reduce((n, r) => n + f(r), 0);
   return {
@@ -1630,9 +1630,9 @@ async function rebuild(cpuProfileDir?: string) {
   const logEvents = rounds[0]!.logEvents;
   const scenario = `rebuild ${logEvents.toLocaleString('en-US')} events`;
   /** The round with the median figure, and the figures' range. */
-  const medianOf = <T>(list: T[], figure: (t: T) => number) => {
-    const sorted = [...list].sort((a, b) => figure(a) - figure(b));
-    return { median: sorted[Math.floor((sorted.length - 1) / 2)]!, spread: [figure(sorted[0]!), figure(sorted[sorted.length - 1]!)] as const };
+  const medianOf = <T>(list: readonly T[], figure: (t: T) => number) => {
+    const figures = list.map(figure);
+    return { median: medianBy(list, figure)!, spread: [Math.min(...figures), Math.max(...figures)] as const };
   };
   const raw = medianOf(rounds, (r) => r.rawScan.eventsPerSec).median.rawScan.eventsPerSec;
   const all = medianOf(rounds, (r) => r.all.eventsPerSec);

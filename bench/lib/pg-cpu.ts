@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { PG_SERVER_URL } from './db.js';
-import { cpuMs } from './processes.js';
+import { cpuMs, sleep } from './processes.js';
 
 /** One admin connection per PostgreSQL server sampled (the shared server unless told otherwise). */
 const admins = new Map<string, Promise<pg.Client>>();
@@ -101,6 +101,35 @@ export function backendCpuBetween(before: Map<number, number>, after: Map<number
   let total = 0;
   for (const [pid, ms] of after) total += ms - (before.get(pid) ?? 0);
   return total;
+}
+
+/**
+ * CPU the backends of `database` use from now until `stop()`, sampled every
+ * `everyMs`: unlike two samples (`backendCpuBetween`), pool connections that
+ * open and close meanwhile count too, each up to its last sample. `stop()`
+ * resolves with the total in ms.
+ */
+export async function startBackendCpuSampler(database: string, serverUrl = PG_SERVER_URL, everyMs = 250): Promise<{ stop(): Promise<number> }> {
+  const first = await backendCpu(database, serverUrl);
+  const last = new Map(first);
+  const sample = async () => {
+    for (const [pid, ms] of await backendCpu(database, serverUrl)) last.set(pid, ms);
+  };
+  let sampling = true;
+  const loop = (async () => {
+    while (sampling) {
+      await sleep(everyMs);
+      await sample();
+    }
+  })();
+  return {
+    async stop() {
+      sampling = false;
+      await loop;
+      await sample();
+      return backendCpuBetween(first, last);
+    },
+  };
 }
 
 /** Closes the admin connections (all, or those to `serverUrls`: before those servers stop). */

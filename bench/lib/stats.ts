@@ -31,6 +31,11 @@ export function median(values: readonly number[]): number {
   return percentile([...values].sort((a, b) => a - b), 50);
 }
 
+/** The item whose `figure` is the median (the lower middle one of an even count); undefined when there are none. */
+export function medianBy<T>(items: readonly T[], figure: (item: T) => number): T | undefined {
+  return [...items].sort((a, b) => figure(a) - figure(b))[Math.floor((items.length - 1) / 2)];
+}
+
 /** An absolute, sub-millisecond timestamp comparable across processes on this machine (ms since the epoch). */
 export function now(): number {
   return performance.timeOrigin + performance.now();

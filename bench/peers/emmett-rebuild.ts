@@ -30,7 +30,7 @@
 import pg from 'pg';
 import { pongoClient } from '@event-driven-io/pongo';
 import { rebuildPostgreSQLProjections, type PostgreSQLProjectionDefinition } from '@event-driven-io/emmett-postgresql';
-import { cpuMs } from '../lib/processes.js';
+import { closePgCpu, startBackendCpuSampler } from '../lib/pg-cpu.js';
 import { now } from '../lib/stats.js';
 import { emmettStore, evolveOrder, ordersProjection, productsProjection, STREAM_DOES_NOT_EXIST, streamOf, usersProjection, type BenchEvent, type OrderDocument, type OrderEvent } from './emmett.js';
 
@@ -81,26 +81,7 @@ for (let waited = 0; ; waited += 100) {
   await new Promise((resolve) => setTimeout(resolve, 100));
 }
 // Backends of Emmett's database during the rebuild (pool connections open and close meanwhile).
-const lastSeen = new Map<number, number>();
-const sample = async () => {
-  const { rows: pids } = await sampler.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-  for (const { pid } of pids) {
-    try {
-      lastSeen.set(pid, cpuMs(pid));
-    } catch {
-      // exited
-    }
-  }
-};
-await sample();
-const backends0 = new Map(lastSeen);
-let sampling = true;
-const loop = (async () => {
-  while (sampling) {
-    await sample();
-    await new Promise((r) => setTimeout(r, 250));
-  }
-})();
+const backends = await startBackendCpuSampler(new URL(databaseUrl).pathname.slice(1), databaseUrl);
 
 const cpu0 = process.cpuUsage();
 const started = now();
@@ -113,13 +94,10 @@ const consumer = rebuildPostgreSQLProjections<BenchEvent>({
 await consumer.start();
 const seconds = (now() - started) / 1000;
 const cpu = process.cpuUsage(cpu0);
-sampling = false;
-await loop;
-await sample();
+const postgresCpuMs = await backends.stop();
 await consumer.close();
 await sampler.end();
-let postgresCpuMs = 0;
-for (const [pid, ms] of lastSeen) postgresCpuMs += ms - (backends0.get(pid) ?? 0);
+await closePgCpu();
 
 // Verification: each document as the fold of its stream.
 const pongo = pongoClient(databaseUrl);

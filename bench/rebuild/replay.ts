@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import type { Projection } from '../../src/projections/projection.js';
-import { cpuMs, ROOT } from '../lib/processes.js';
+import { closePgCpu, startBackendCpuSampler, walPosition } from '../lib/pg-cpu.js';
+import { ROOT } from '../lib/processes.js';
 import { now } from '../lib/stats.js';
 
 const srcRoot = process.env.BENCH_SRC_ROOT ?? ROOT;
@@ -63,58 +64,22 @@ if (alone) {
   }
 }
 
-/**
- * CPU used by this database's server backends during a replay: a separate
- * connection samples their pids (pg_stat_activity) and CPU times (/proc) every
- * 250 ms, so pool connections that open or close meanwhile count too.
- */
-const sampler = new pg.Client({ connectionString: databaseUrl });
-await sampler.connect();
-
-/** The server's WAL position in bytes (the whole server's WAL: a figure only while nothing else writes). */
-async function walPosition(): Promise<number> {
-  const { rows } = await sampler.query<{ lsn: string }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn");
-  return Number(rows[0]!.lsn);
-}
+/** The database's name: its backends are sampled, and the server's WAL read, over `databaseUrl` itself. */
+const database = new URL(databaseUrl).pathname.slice(1);
 
 /** Runs `replay` after resetting every projection: its wall time, the CPU of this process and of the backends, the WAL written. */
 async function measure(replay: () => Promise<void>) {
   for (const projection of projections) await resetProjection(sqlPort, projection);
-  const lastSeen = new Map<number, number>();
-  async function sampleBackends(): Promise<void> {
-    const { rows } = await sampler.query<{ pid: number }>(
-      'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
-    );
-    for (const { pid } of rows) {
-      try {
-        lastSeen.set(pid, cpuMs(pid));
-      } catch {
-        // the backend just exited
-      }
-    }
-  }
-  await sampleBackends();
-  const backends0 = new Map(lastSeen);
-  const wal0 = await walPosition();
-  let sampling = true;
-  const samplerLoop = (async () => {
-    while (sampling) {
-      await sampleBackends();
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
-  })();
+  const backends = await startBackendCpuSampler(database, databaseUrl);
+  // The whole server's WAL: a figure only while nothing else writes.
+  const wal0 = await walPosition(databaseUrl);
   const cpu0 = process.cpuUsage();
   const started = now();
   await replay();
   const seconds = (now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const walBytes = (await walPosition()) - wal0;
-  sampling = false;
-  await samplerLoop;
-  await sampleBackends();
-  let postgresCpuMs = 0;
-  // Backends that existed before the replay count from their CPU then; new ones (started during it) from zero.
-  for (const [pid, ms] of lastSeen) postgresCpuMs += ms - (backends0.get(pid) ?? 0);
+  const walBytes = Number((await walPosition(databaseUrl)) - wal0);
+  const postgresCpuMs = await backends.stop();
   return {
     events: logEvents,
     seconds,
@@ -145,7 +110,7 @@ const all = await measure(async () => {
   replayed = await rebuildInPlace(sqlPort, reader, projections, { batchSize });
 });
 if (replayed !== logEvents) throw new Error(`the rebuild replayed ${replayed} events of the log's ${logEvents}`);
-await sampler.end();
+await closePgCpu();
 const orderViews = ((await db.prisma.$queryRawUnsafe('SELECT count(*)::int AS n FROM order_view')) as Array<{ n: number }>)[0]!.n;
 await db.close();
 

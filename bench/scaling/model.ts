@@ -12,6 +12,7 @@
  * where that assumption breaks (a single projector per projection).
  */
 import { readFileSync } from 'node:fs';
+import { medianBy } from '../lib/stats.js';
 
 const argv = process.argv.slice(2);
 const option = (name: string, fallback: number) => Number(argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -106,11 +107,8 @@ const userCached = need(d.cache?.['user(id)']?.memory?.median, 'cache user(id)')
 const replicaOrder = need(d.replicas?.['order(id)']?.replica?.median, 'replicas order(id)');
 const fan = need(d.fanout?.ours, 'fanout');
 const [fan1k, fan10k] = fan?.levels ?? [];
-/** The round with the median figure. */
-const medianRound = (rounds: RebuildRound[] | undefined, figure: (r: RebuildRound) => number) =>
-  rounds?.length ? [...rounds].sort((a, b) => figure(a) - figure(b))[Math.floor((rounds.length - 1) / 2)] : undefined;
-const rebuild = need(medianRound(d.rebuild?.rounds, (r) => r.all.eventsPerSec), 'rebuild');
-const catchingUp = need(medianRound(d.rebuild?.rounds?.filter((r) => r.server), (r) => r.server!.eventsPerSec), 'rebuild as a server catches up')?.server;
+const rebuild = need(medianBy(d.rebuild?.rounds ?? [], (r) => r.all.eventsPerSec), 'rebuild');
+const catchingUp = need(medianBy(d.rebuild?.rounds?.filter((r) => r.server) ?? [], (r) => r.server!.eventsPerSec), 'rebuild as a server catches up')?.server;
 
 const perEventNode = rebuild ? (rebuild.all.cpuSeconds.replayProcess * 1000) / rebuild.all.events : undefined;
 const perEventPg = rebuild ? (rebuild.all.cpuSeconds.postgresBackends * 1000) / rebuild.all.events : undefined;

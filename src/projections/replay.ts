@@ -36,9 +36,11 @@ export async function replayTogether(reader: EventLogReader, projectors: readonl
     if (events.length === 0) return consumed;
     const more = events.length === batchSize;
     const last = events[events.length - 1]!.cursor;
-    next = more ? reader.readAfter(last, batchSize) : Promise.resolve([]);
-    // Awaited in the next round; until then, a failed read must not count as unhandled.
-    next.catch(() => undefined);
+    if (more) {
+      next = reader.readAfter(last, batchSize);
+      // Awaited in the next round; until then, a failed read must not count as unhandled.
+      next.catch(() => undefined);
+    }
     await allApply(projectors, from, events);
     consumed += events.length;
     from = last;
