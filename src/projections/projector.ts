@@ -4,7 +4,9 @@ import type { EventLogReader } from '../eventlog/reader.js';
 import type { RedriveRequested } from '../domain/redrives.js';
 import type { StoredEvent } from '../eventlog/types.js';
 import { ATTR, ROOT_CONTEXT, SpanKind, causeLinks, errorTypeOf, inSpan, setRecorded } from '../observability/tracing.js';
+import { Prisma } from '../generated/prisma/client.js';
 import { DatabaseUnavailableError, type SqlClient, type SqlDatabase } from '../sql/client.js';
+import { oneStatement, type Write } from '../sql/one-statement.js';
 import {
   aggregateKey,
   clearParked,
@@ -14,7 +16,7 @@ import {
   parkedAggregates,
   parkedEvents,
 } from './dead-letters.js';
-import type { ChangedIds, Projection } from './projection.js';
+import type { AppliedBatch, ChangedIds, Projection } from './projection.js';
 import { readCheckpoint } from './status.js';
 
 export interface ProjectorOptions {
@@ -380,9 +382,9 @@ export class Projector {
         ...(dropped > 0 ? { [ATTR.linksDropped]: dropped } : {}),
       }));
       return this.db.$transaction(async (tx) => {
-        const changed = await this.applyEvents(tx, apply);
+        const { changed, writes } = await this.applyEvents(tx, apply);
         await park(tx, this.name, wait, 'WAITING');
-        await this.moveCheckpoint(tx, from, to);
+        await this.writeAndMoveCheckpoint(tx, writes, from, to);
         const committing: CommittedChanges = { changed, from, to };
         await this.options.beforeCommit?.(this.name, committing);
         return committing;
@@ -391,10 +393,10 @@ export class Projector {
     this.options.afterCommit?.(this.name, changes);
   }
 
-  private async applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<ChangedIds> {
+  private async applyEvents(tx: SqlClient, events: readonly StoredEvent[]): Promise<AppliedBatch> {
     const hook = this.options.beforeApply;
     if (hook) for (const event of events) hook(this.name, event);
-    return (await this.projection.apply(tx, events)) ?? [];
+    return (await this.projection.apply(tx, events)) ?? NOTHING_APPLIED;
   }
 
   /**
@@ -421,9 +423,9 @@ export class Projector {
     const events = (await this.reader.readByIds(toApply)).map((e) => ({ ...e, cursor: at }));
     try {
       const changes = await this.db.$transaction(async (tx) => {
-        const changed = await this.applyEvents(tx, events);
+        const { changed, writes } = await this.applyEvents(tx, events);
         await clearParked(tx, this.name, ids);
-        await this.moveCheckpoint(tx, from, at);
+        await this.writeAndMoveCheckpoint(tx, writes, from, at);
         const committing: CommittedChanges = { changed, from, to: at };
         await this.options.beforeCommit?.(this.name, committing);
         return committing;
@@ -455,15 +457,31 @@ export class Projector {
 
   /** Guarded by the cursor the batch was read from: if anyone else moved it, fail (and roll back). */
   private async moveCheckpoint(db: SqlClient, from: Cursor, to: Cursor): Promise<void> {
-    const moved = await db.$executeRaw`
-      INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
-      VALUES (${this.name}, ${to.tx}, ${to.pos}, now())
-      ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
-        stalled_error = NULL, stalled_since = NULL
-      WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
+    await this.writeAndMoveCheckpoint(db, [], from, to);
+  }
+
+  /**
+   * A batch's writes and the checkpoint's move in ONE statement (the move
+   * last: the statement's row count is its own). Guarded as moveCheckpoint:
+   * in a transaction, the throw rolls the writes back with it.
+   */
+  private async writeAndMoveCheckpoint(db: SqlClient, writes: readonly Write[], from: Cursor, to: Cursor): Promise<void> {
+    const moved = await db.$executeRaw`${oneStatement([...writes, checkpointMove(this.name, from, to)])!}`;
     if (moved !== 1) throw new CheckpointMovedError(`Checkpoint of ${this.name} moved away from ${from.tx}:${from.pos} concurrently`);
   }
 }
+
+/** Moves `name`'s checkpoint from `from` to `to` (and clears a stall): one row, or none when it no longer stands at `from`. */
+function checkpointMove(name: string, from: Cursor, to: Cursor): Prisma.Sql {
+  return Prisma.sql`
+    INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
+    VALUES (${name}, ${to.tx}, ${to.pos}, now())
+    ON CONFLICT (name) DO UPDATE SET last_tx = EXCLUDED.last_tx, last_pos = EXCLUDED.last_pos, updated_at = now(),
+      stalled_error = NULL, stalled_since = NULL
+    WHERE projection_checkpoint.last_tx = ${from.tx} AND projection_checkpoint.last_pos = ${from.pos}`;
+}
+
+const NOTHING_APPLIED: AppliedBatch = { changed: [], writes: [] };
 
 /** What one step did: how many events it consumed, and whether more may be readable at once. */
 interface Step {

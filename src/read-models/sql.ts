@@ -1,5 +1,5 @@
 import { Prisma } from '../generated/prisma/client.js';
-import type { SqlClient } from '../sql/client.js';
+import type { SharedSource } from '../sql/one-statement.js';
 import type { Table, ViewOf } from '../sql/table.js';
 
 type AnyTable = Table<any>;
@@ -39,16 +39,6 @@ export function upsertStatement<T extends AnyTable>(table: T, views: ReadonlyArr
   if (views.length === 0) return null;
   return Prisma.sql`${insertFromJson(table, views)}
     ${onConflictUpdate(table)}`;
-}
-
-/**
- * Statements that read one shared source: `name AS (select)` comes once
- * before them in the WITH list of `writeAll`, so its rows are sent once.
- */
-export interface SharedSource {
-  readonly name: string;
-  readonly select: Prisma.Sql;
-  readonly statements: readonly Prisma.Sql[];
 }
 
 /**
@@ -100,34 +90,4 @@ function lastPerKey(table: AnyTable, records: ReadonlyArray<Record<string, unkno
     byKey.set(key, record);
   }
   return byKey.size === records.length ? [...records] : [...byKey.values()];
-}
-
-/**
- * Sends a batch's writes as ONE statement — all but the last as
- * data-modifying CTEs (`WITH w0 AS (…), w1 AS (…) <last>`), after the
- * shared sources they read — so a projection batch costs one round trip for
- * all its tables. PostgreSQL runs every part exactly once, all on the
- * database as it was before the statement: no part may depend on another's
- * effect, and no two may change the same row.
- */
-export async function writeAll(tx: SqlClient, writes: ReadonlyArray<Prisma.Sql | SharedSource | null>): Promise<void> {
-  const sources: Prisma.Sql[] = [];
-  const parts: Prisma.Sql[] = [];
-  for (const write of writes) {
-    if (write === null) continue;
-    if (!('statements' in write)) {
-      parts.push(write);
-      continue;
-    }
-    sources.push(Prisma.sql`${Prisma.raw(write.name)} AS (${write.select})`);
-    parts.push(...write.statements);
-  }
-  if (parts.length === 0) return;
-  const last = parts.pop()!;
-  const ctes = [...sources, ...parts.map((part, i) => Prisma.sql`${Prisma.raw(`w${i}`)} AS (${part})`)];
-  if (ctes.length === 0) {
-    await tx.$executeRaw`${last}`;
-    return;
-  }
-  await tx.$executeRaw`WITH ${Prisma.join(ctes, ', ')} ${last}`;
 }

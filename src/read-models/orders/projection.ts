@@ -6,7 +6,7 @@ import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { idArray } from '../../sql/fragments.js';
 import { evolveAll, unique } from '../batch.js';
 import { traceOf } from '../changes.js';
-import { historyWithState, upsertStatement, writeAll } from '../sql.js';
+import { historyWithState, upsertStatement } from '../sql.js';
 import { ordersByIds } from './queries.js';
 import { ORDER_VIEW, ORDER_VIEW_CHANGE, ORDER_VIEW_USER } from './tables.js';
 import {
@@ -145,10 +145,10 @@ export const ordersProjection: Projection = {
     const renamed = renames.length > 0 ? await renameUnloaded(tx, renames, [...views.keys()]) : [];
     // One statement for the rest (the three touch different rows, and none the renamed ones). Every state a
     // loaded view passes through has its history row, so the views are upserted from their last rows.
-    await writeAll(tx, [
+    const writes = [
       upsertStatement(ORDER_VIEW_USER, [...changedCustomers].map((id) => customers.get(id)!)),
       historyWithState(ORDER_VIEW_CHANGE, ORDER_VIEW, history, 'order_id'),
-    ]);
-    return [...changedOrders, ...renamed];
+    ];
+    return { changed: [...changedOrders, ...renamed], writes };
   },
 };

@@ -2,7 +2,7 @@ import type { ProductEvent } from '../../domain/products.js';
 import type { StoredEvent } from '../../eventlog/types.js';
 import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { evolveAll, unique } from '../batch.js';
-import { upsertStatement, writeAll } from '../sql.js';
+import { upsertStatement } from '../sql.js';
 import { productsByIds } from './queries.js';
 import { PRODUCT_VIEW } from './tables.js';
 import { PRODUCT_EVENTS, evolveProductView } from './view.js';
@@ -17,7 +17,6 @@ export const productsProjection: Projection = {
     if (relevant.length === 0) return;
     const views = new Map((await productsByIds(tx, unique(relevant.map((e) => e.aggregateId)))).map((v) => [v.id, v]));
     const changed = evolveAll(views, relevant, (e) => e.aggregateId, evolveProductView);
-    await writeAll(tx, [upsertStatement(PRODUCT_VIEW, [...changed].map((id) => views.get(id)!))]);
-    return [...changed];
+    return { changed: [...changed], writes: [upsertStatement(PRODUCT_VIEW, [...changed].map((id) => views.get(id)!))] };
   },
 };

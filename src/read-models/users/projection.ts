@@ -5,7 +5,7 @@ import type { Projection, ReadModelTx } from '../../projections/projection.js';
 import { idArray } from '../../sql/fragments.js';
 import { unique } from '../batch.js';
 import { traceOf } from '../changes.js';
-import { historyWithState, upsertStatement, writeAll } from '../sql.js';
+import { historyWithState, upsertStatement } from '../sql.js';
 import { usersByIds } from './queries.js';
 import { USER_VIEW, USER_VIEW_CHANGE, USER_VIEW_ORDER } from './tables.js';
 import {
@@ -77,7 +77,7 @@ export const usersProjection: Projection = {
 
     // One statement for the three tables (they touch different rows). Every state a view passes through
     // has its history row, so the views are upserted from their last rows.
-    await writeAll(tx, [
+    const writes = [
       upsertStatement(USER_VIEW_ORDER, [...changedRecords].map((id) => records.get(id)!)),
       historyWithState(
         USER_VIEW_CHANGE,
@@ -85,7 +85,7 @@ export const usersProjection: Projection = {
         history.map(({ view: v, event }) => ({ tx: v.lastTx, pos: v.lastPos, userId: v.id, view: USER_VIEW.toRecord(v), traceContext: traceOf(event) })),
         'user_id',
       ),
-    ]);
-    return [...changedUsers];
+    ];
+    return { changed: [...changedUsers], writes };
   },
 };
