@@ -34,22 +34,54 @@ async function openInspector(pid: number, inspectPort: number, options: WebSocke
  */
 export async function forceGc(pid: number, inspectPort: number): Promise<void> {
   const socket = await openInspector(pid, inspectPort);
-  const call = (id: number, method: string) =>
-    new Promise<void>((resolve) => {
-      const onMessage = (data: WebSocket.RawData) => {
-        const message = JSON.parse(String(data)) as { id?: number };
-        if (message.id === id) {
-          socket.off('message', onMessage);
-          resolve();
-        }
-      };
-      socket.on('message', onMessage);
-      socket.send(JSON.stringify({ id, method }));
-    });
-  // Twice: the first pass can leave garbage reachable only from finalizers.
-  await call(1, 'HeapProfiler.collectGarbage');
-  await call(2, 'HeapProfiler.collectGarbage');
-  socket.close();
+  try {
+    // Twice: the first pass can leave garbage reachable only from finalizers.
+    await call(socket, 1, 'HeapProfiler.collectGarbage');
+    await call(socket, 2, 'HeapProfiler.collectGarbage');
+  } finally {
+    socket.close();
+  }
+}
+
+/**
+ * Sends one inspector command and resolves when its answer (`id`) arrives;
+ * `onMessage` sees every message meanwhile (e.g. a snapshot's chunks). Rejects
+ * with the inspector's error, when the socket closes first, or after
+ * `timeoutMs` (default 120 s: a snapshot of a large heap takes tens of seconds).
+ */
+function call(
+  socket: WebSocket,
+  id: number,
+  method: string,
+  { params, onMessage, timeoutMs = 120_000 }: { params?: object; onMessage?: (message: InspectorMessage) => void; timeoutMs?: number } = {},
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('message', listen);
+      socket.off('close', closed);
+      if (error) reject(error);
+      else resolve();
+    };
+    const listen = (data: WebSocket.RawData) => {
+      const message = JSON.parse(String(data)) as InspectorMessage;
+      onMessage?.(message);
+      if (message.id !== id) return;
+      done(message.error ? new Error(`inspector ${method} failed: ${JSON.stringify(message.error)}`) : undefined);
+    };
+    const closed = () => done(new Error(`inspector closed before answering ${method}`));
+    const timer = setTimeout(() => done(new Error(`inspector did not answer ${method} within ${timeoutMs} ms`)), timeoutMs);
+    socket.on('message', listen);
+    socket.once('close', closed);
+    socket.send(JSON.stringify({ id, method, ...(params ? { params } : {}) }));
+  });
+}
+
+interface InspectorMessage {
+  readonly id?: number;
+  readonly method?: string;
+  readonly params?: { chunk?: string };
+  readonly error?: unknown;
 }
 
 /** Bytes and objects of one kind in a heap snapshot (see heapCensus). */
@@ -68,15 +100,16 @@ export interface HeapKind {
 export async function heapCensus(pid: number, inspectPort: number): Promise<Map<string, HeapKind>> {
   const socket = await openInspector(pid, inspectPort, { maxPayload: 1 << 30 });
   const chunks: string[] = [];
-  await new Promise<void>((resolve) => {
-    socket.on('message', (data) => {
-      const message = JSON.parse(String(data)) as { id?: number; method?: string; params?: { chunk: string } };
-      if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params!.chunk);
-      if (message.id === 1) resolve();
+  try {
+    await call(socket, 1, 'HeapProfiler.takeHeapSnapshot', {
+      params: { reportProgress: false },
+      onMessage: (message) => {
+        if (message.method === 'HeapProfiler.addHeapSnapshotChunk') chunks.push(message.params!.chunk!);
+      },
     });
-    socket.send(JSON.stringify({ id: 1, method: 'HeapProfiler.takeHeapSnapshot', params: { reportProgress: false } }));
-  });
-  socket.close();
+  } finally {
+    socket.close();
+  }
   const snapshot = JSON.parse(chunks.join('')) as {
     snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
     nodes: number[];

@@ -38,9 +38,10 @@ describe.runIf(postgres)('a batch whose checkpoint someone else moved', () => {
     const events = await replay.copyLog(server.app.db.prisma);
     const count = async (table: string) =>
       (await replay.sql.$queryRaw<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${Prisma.raw(table)}`)[0]!.n;
-    const projector = new Projector(replay.sql, new EventLogReader(replay.sql), ordersProjection, { batchSize: 100 });
+    const reader = new EventLogReader(replay.sql);
+    const projector = new Projector(replay.sql, reader, ordersProjection, { batchSize: 100 });
     const from = await projector.currentPosition(); // read now; the batch below is guarded by it
-    const [first] = await new EventLogReader(replay.sql).readAfter(from, 1);
+    const [first] = await reader.readAfter(from, 1);
     await replay.sql.$executeRaw`
       INSERT INTO projection_checkpoint (name, last_tx, last_pos, updated_at)
       VALUES ('orders', ${first!.cursor.tx}, ${first!.cursor.pos}, now())`;
